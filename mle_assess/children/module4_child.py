@@ -1,0 +1,111 @@
+"""Module 4 child: start the candidate's app, send it the requests, report the responses.
+
+Usage: python -I module4_child.py SUBMISSION_DIR REQUESTS_JSON PORT STARTUP_S REQUEST_S
+
+REQUESTS_JSON holds {"levels": {"1": [request, ...], "2": [...]}}, each request being
+{"content_type": str | null, "body": str}. The app is started once, as
+`python3 app.py --port PORT`, and answers every level. Messages, one per line:
+
+    {"started": true | false, "reason": "..."}
+    {"level": N, "responses": [{"status": int, "content_type": str, "body": str}
+                               | {"error": "timeout" | "connection"}, ...]}
+
+Standalone: it imports only the standard library.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+MAX_BODY = 65536
+
+
+def main(argv):
+    """Start the app, wait for its port, then send each level's requests."""
+    submission, requests_path, port = argv[1], argv[2], int(argv[3])
+    startup, per_request = float(argv[4]), float(argv[5])
+    with open(requests_path, encoding="utf-8") as handle:
+        levels = json.load(handle)["levels"]
+    app = start_app(submission, port)
+    try:
+        host, reason = wait_for_port(app, port, startup)
+        send({"started": host is not None, "reason": reason})
+        if host is None:
+            return
+        for level in sorted(levels, key=int):
+            responses = [ask(host, port, r, per_request) for r in levels[level]]
+            send({"level": int(level), "responses": responses})
+    finally:
+        stop(app)
+
+
+def send(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def start_app(submission, port):
+    app = os.path.join(submission, "app.py")
+    if not os.path.isfile(app):
+        return None
+    return subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=submission,
+                            stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
+                            start_new_session=True)
+
+
+def wait_for_port(app, port, startup):
+    """The first host (127.0.0.1, then ::1) that accepts a connection, or None and why."""
+    if app is None:
+        return None, "app.py is missing"
+    deadline = time.monotonic() + startup
+    while time.monotonic() < deadline:
+        for host, family in (("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)):
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(0.2)
+                    probe.connect((host, port))
+                return host, "listening"
+            except OSError:
+                pass
+        if app.poll() is not None:
+            return None, "app.py exited before it started listening"
+        time.sleep(0.05)
+    return None, f"app.py did not listen on port {port} within {startup:g} s"
+
+
+def ask(host, port, request, timeout):
+    """One POST /predict; the answer as plain data."""
+    headers = {"Content-Type": request["content_type"]} if request["content_type"] else {}
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("POST", "/predict", body=request["body"].encode("utf-8"), headers=headers)
+        response = conn.getresponse()
+        body = response.read(MAX_BODY + 1)[:MAX_BODY]
+        return {"status": response.status,
+                "content_type": response.getheader("Content-Type", ""),
+                "body": body.decode("utf-8", "replace")}
+    except TimeoutError:
+        return {"error": "timeout"}
+    except (OSError, http.client.HTTPException):
+        return {"error": "connection"}
+    finally:
+        conn.close()
+
+
+def stop(app):
+    if app is None:
+        return
+    try:
+        os.killpg(app.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    app.wait()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,111 @@
+"""The `mle-assess` command line: thin commands that parse, forward and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mle_assess import __version__
+from mle_assess.errors import MleAssessError
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mle-assess")
+def main() -> None:
+    """MLE Assess: grade Machine Learning Engineer assessments with hidden tests."""
+
+
+@main.command()
+@click.argument("submission_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Folder for results.json, report.md and the reviewer's logs.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the hidden data and requests (default: the assessment's).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True,
+              dir_okay=False), default=None, help="Scoring config file (weights and limits).")
+def grade(submission_dir: Path, out: Path, seed: int | None, config_path: Path | None) -> None:
+    """Grade one submission folder and write DIR/results.json and DIR/report.md.
+
+    Exits 0 whenever grading finished, whatever the score; non-zero only when the grader
+    itself could not run.
+    """
+    from mle_assess import grade as grading
+    from scoring.config import ConfigError, load_config
+
+    kwargs = {} if seed is None else {"seed": seed}
+    try:
+        config = load_config(config_path)
+        results = grading.main(submission=submission_dir, out=out, config=config, **kwargs)
+    except (MleAssessError, ConfigError) as exc:
+        raise _fail(exc) from exc
+    click.echo(results.summary())
+    click.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True,
+              help="Port of the board on 127.0.0.1.")
+@click.option("--no-serve", is_flag=True, help="Stop after the summary table.")
+@click.option("--db", "db_url", default=None,
+              help="Database URL (default: SQLite in the demo's folder).")
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".demo"),
+              show_default=True, help="Folder for the samples, results and database.")
+def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path) -> None:
+    """Build sample submissions, grade them, store the results and print a summary table."""
+    from mle_assess.demo import main as run_demo
+
+    try:
+        run_demo(workdir=workdir, db_url=db_url, echo=click.echo)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    if not no_serve:
+        click.echo(f"The board is not part of this release yet; port {port} stays closed.")
+
+
+@main.group()
+def runtime() -> None:
+    """The grading runtime: the Python environment candidate code runs on."""
+
+
+@runtime.command("install")
+@click.option("--path", "location", type=click.Path(path_type=Path), default=None,
+              help="Where to build it (default: /opt/mle-assess/runtime-HASH as root).")
+def runtime_install(location: Path | None) -> None:
+    """Build the grading runtime from template_repo/requirements.txt (skipped when current)."""
+    from mle_assess import runtime as rt
+
+    try:
+        built = rt.install(location, echo=click.echo)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"grading runtime: {built.root}")
+
+
+@runtime.command("path")
+def runtime_path() -> None:
+    """Print the grading runtime's Python, or fail if it is not installed."""
+    from mle_assess import runtime as rt
+
+    try:
+        click.echo(rt.find().python)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+
+
+@main.command("db-upgrade")
+@click.option("--db", "db_url", default="sqlite:///mle-assess.db", show_default=True,
+              help="Database URL.")
+def db_upgrade(db_url: str) -> None:
+    """Create or migrate the database to the newest schema."""
+    from mle_assess.db import upgrade
+
+    try:
+        upgrade(db_url)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"database at {db_url} is up to date")

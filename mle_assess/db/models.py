@@ -1,0 +1,90 @@
+"""The storage models: assessments, candidates, submissions, results and users.
+
+A submission is one pushed SHA with its trusted push time. A result belongs to one submission
+and one grader version; a regrade adds a result, and the newest grader version is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+
+class Assessment(Base):
+    """One run of the assessment (a hiring round), with its template and window length."""
+
+    __tablename__ = "assessments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    version: Mapped[str] = mapped_column(String(50))
+    window_minutes: Mapped[int] = mapped_column(Integer, default=90)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    candidates: Mapped[list[Candidate]] = relationship(back_populates="assessment")
+
+
+class Candidate(Base):
+    """A candidate and their repository; the window opens at `started_at`."""
+
+    __tablename__ = "candidates"
+    __table_args__ = (UniqueConstraint("assessment_id", "login"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    login: Mapped[str] = mapped_column(String(100), index=True)
+    repo: Mapped[str] = mapped_column(String(200), unique=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    extension_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    assessment: Mapped[Assessment] = relationship(back_populates="candidates")
+    submissions: Mapped[list[Submission]] = relationship(back_populates="candidate")
+
+
+class Submission(Base):
+    """One pushed commit, with the trusted push time (never the commit's own date)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("candidate_id", "sha"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    sha: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    candidate: Mapped[Candidate] = relationship(back_populates="submissions")
+    results: Mapped[list[Result]] = relationship(back_populates="submission")
+
+
+class Result(Base):
+    """The grading of one submission by one grader version."""
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("submission_id", "grader_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    grader_version: Mapped[str] = mapped_column(String(100))
+    scaled_score: Mapped[int] = mapped_column(Integer, index=True)
+    raw_score: Mapped[float]
+    isolation: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JSON)
+    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submission: Mapped[Submission] = relationship(back_populates="results")
+
+
+class User(Base):
+    """A board account: recruiter, reviewer or admin. Candidates never get one."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,100 @@
+"""Copy a submission into a fresh work folder: regular files only, protected paths restored.
+
+Symbolic links, devices, sockets, pipes and oversized files are refused with a
+`rejected_file` flag. A protected path that differs from the template's copy gets a
+`protected_file_changed` flag, and the template's copy is used. No message quotes file content.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+PROTECTED = ("README.md", "QUIZ.md", "data/", "model/", "requirements.txt", "tests/",
+             "check.py", ".github/workflows/check.yml")
+SKIPPED_DIRS = {".git"}
+MAX_FILES = 2000
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A flag on a result: `kind` is a fixed word, `detail` a sentence for people."""
+
+    kind: str
+    detail: str
+
+
+def safe_path(relative: str) -> str:
+    """A path as it may appear in a message: printable, no markup, bounded length."""
+    cleaned = "".join(c if c.isprintable() and c not in "`<>|*_[]\\:" else "?" for c in relative)
+    return cleaned if len(cleaned) <= 120 else cleaned[:117] + "..."
+
+
+def is_protected(relative: str) -> bool:
+    return any(relative == p or (p.endswith("/") and relative.startswith(p)) for p in PROTECTED)
+
+
+def copy_submission(source: Path, dest: Path, *, template: Path, max_file_bytes: int) -> list[Flag]:
+    """Copy `source` into the new folder `dest`; return the flags raised while copying."""
+    dest.mkdir(parents=True)
+    flags: list[Flag] = []
+    count = 0
+    for relative, entry in _walk(source):
+        info = entry.stat(follow_symlinks=False)
+        problem = _refusal(info, max_file_bytes)
+        if problem is None and count >= MAX_FILES:
+            problem = f"the submission holds more than {MAX_FILES} files"
+        if problem:
+            flags.append(Flag("rejected_file", f"{safe_path(relative)}: {problem}"))
+            continue
+        count += 1
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry.path, target, follow_symlinks=False)
+    return flags + restore_protected(dest, template)
+
+
+def _refusal(info: os.stat_result, max_file_bytes: int) -> str | None:
+    if stat.S_ISLNK(info.st_mode):
+        return "symbolic links are not accepted"
+    if not stat.S_ISREG(info.st_mode):
+        return "only regular files are accepted"
+    if info.st_size > max_file_bytes:
+        return f"larger than {max_file_bytes // 1024} KB"
+    return None
+
+
+def _walk(root: Path, prefix: str = ""):
+    """Yield (relative path, DirEntry) for every non-directory, never following links."""
+    with os.scandir(root) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_DIRS or prefix:
+                    yield from _walk(Path(entry.path), relative + "/")
+            else:
+                yield relative, entry
+
+
+def restore_protected(work: Path, template: Path) -> list[Flag]:
+    """Put the template's copy of every protected path in place; flag each that differed."""
+    flags = []
+    for relative, entry in _walk(template):
+        if not is_protected(relative):
+            continue
+        ours = work / relative
+        if ours.is_file() and filecmp.cmp(entry.path, ours, shallow=False):
+            continue
+        if ours.exists() or ours.is_symlink():
+            what = "changed"
+        else:
+            what = "missing"
+        flags.append(Flag("protected_file_changed",
+                          f"{relative} was {what}; the template's copy was used"))
+        ours.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry.path, ours)
+    return flags
