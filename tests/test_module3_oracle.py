@@ -1,7 +1,7 @@
 """Module 3's grading material: the data generator, the oracle, the comparisons, the solutions.
 
 The solutions run as a candidate's code would: in a copy of the template with the solution's
-overlay on top, in a child process of the grading runtime (``MLE_ASSESS_RUNTIME_PYTHON``).
+overlay on top, in a child process of the grading runtime.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mle_assess.runtime import find as find_runtime
+
 PROJECT = Path(__file__).resolve().parents[1]
 MODULE3 = PROJECT / "hidden_tests" / "module3"
 TEMPLATE = PROJECT / "template_repo"
 SOLUTIONS = PROJECT / "hidden_tests" / "solutions"
-RUNTIME_PYTHON = Path(os.environ.get("MLE_ASSESS_RUNTIME_PYTHON", "/tmp/rt/v/bin/python"))
+RUNTIME_PYTHON = find_runtime().python
 LEVELS = (1, 2)
 SEEDS = (1, 2, 3, 4, 5)
 CASES = [(level, seed) for level in LEVELS for seed in SEEDS]
@@ -240,6 +242,7 @@ def test_public_data_is_seed_zero_and_unlike_hidden_data(
 # --- the solutions, run by the grading runtime --------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("level", "seed"), CASES)
 def test_reference_agrees_with_oracle(
     datasets: dict[tuple[int, int], Path],
@@ -254,6 +257,7 @@ def test_reference_agrees_with_oracle(
     assert sorted(got["names"]) == sorted(oracle.feature_names(level))
 
 
+@pytest.mark.slow
 def test_reference_loader_and_pickles(
     datasets: dict[tuple[int, int], Path], tmp_path: Path
 ) -> None:
@@ -272,6 +276,7 @@ def test_reference_loader_and_pickles(
         assert b"custom_transformers" in data or level == 1
 
 
+@pytest.mark.slow
 def test_level1_only_solution_fails_level2_names_and_values(
     datasets: dict[tuple[int, int], Path], tmp_path: Path
 ) -> None:
@@ -288,6 +293,7 @@ def test_level1_only_solution_fails_level2_names_and_values(
     assert verdicts2["row_count"] is None and verdicts2["no_missing"] is None
 
 
+@pytest.mark.slow
 def test_starter_pipeline_fails_and_writes_nothing(tmp_path: Path) -> None:
     submission = make_submission(tmp_path / "repo", None)
     ran = run_runtime(["pipeline.py"], submission)
@@ -296,6 +302,7 @@ def test_starter_pipeline_fails_and_writes_nothing(tmp_path: Path) -> None:
     assert not (submission / "preprocessors").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("solution", "passes"), [("reference", True), (None, False)])
 def test_public_module3_tests(tmp_path: Path, solution: str | None, passes: bool) -> None:
     submission = make_submission(tmp_path / "repo", solution)

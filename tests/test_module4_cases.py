@@ -1,7 +1,7 @@
 """Module 4's hidden cases, judged against the reference, the partial solutions and the starter.
 
 Each solution is a copy of `template_repo/` with its overlay from `hidden_tests/solutions/` on
-top. Its `app.py` runs on the grading runtime's Python (`MLE_ASSESS_RUNTIME_PYTHON`), and
+top. Its `app.py` runs on the grading runtime's Python, and
 every case of both levels is sent to it over loopback HTTP.
 """
 
@@ -11,7 +11,6 @@ import http.client
 import importlib.util
 import json
 import math
-import os
 import shutil
 import socket
 import subprocess
@@ -22,18 +21,15 @@ from types import ModuleType
 
 import pytest
 
+from mle_assess.runtime import find as find_runtime
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template_repo"
 MODULE4 = ROOT / "hidden_tests" / "module4"
 SOLUTIONS = ROOT / "hidden_tests" / "solutions"
-RUNTIME = Path(os.environ.get("MLE_ASSESS_RUNTIME_PYTHON", "/tmp/rt/v/bin/python"))
+RUNTIME = find_runtime().python
 SEEDS = (0, 4242)
 START_TIMEOUT = 20.0
-
-pytestmark = pytest.mark.skipif(
-    not RUNTIME.exists(), reason=f"grading runtime {RUNTIME} not found (MLE_ASSESS_RUNTIME_PYTHON)"
-)
-
 
 def _load_cases() -> ModuleType:
     # Registered in sys.modules before running: dataclasses looks its module up there.

@@ -35,17 +35,17 @@ def main(argv):
         base = os.path.join(inputs, f"level{level}")
         message = {
             "level": level,
-            "load": guarded(lambda: run_load(os.path.join(base, "parts"))),
-            "preprocess": guarded(lambda: run_preprocess(submission, base, level)),
+            "load": guarded(run_load, os.path.join(base, "parts")),
+            "preprocess": guarded(run_preprocess, submission, base, level),
         }
         channel.write(json.dumps(message, allow_nan=False) + "\n")
         channel.flush()
 
 
-def guarded(step):
+def guarded(step, *args):
     """Run one step; an exception becomes {"error": kind} and its traceback goes to the log."""
     try:
-        return step()
+        return step(*args)
     except BaseException as exc:  # noqa: BLE001 - candidate code may raise anything
         traceback.print_exc()
         return {"error": error_kind(exc)}

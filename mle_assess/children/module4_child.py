@@ -13,6 +13,7 @@ REQUESTS_JSON holds {"levels": {"1": [request, ...], "2": [...]}}, each request 
 Standalone: it imports only the standard library.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -100,10 +101,8 @@ def ask(host, port, request, timeout):
 def stop(app):
     if app is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(app.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     app.wait()
 
 

@@ -7,8 +7,13 @@ from pathlib import Path
 
 from hidden_tests import load_keys
 from scoring import CheckResult
-from scoring.quiz import QuestionKey, QuestionResult, grade_question, key_from_mapping, \
-    parse_answers
+from scoring.quiz import (
+    QuestionKey,
+    QuestionResult,
+    grade_question,
+    key_from_mapping,
+    parse_answers,
+)
 
 
 @dataclass(frozen=True)

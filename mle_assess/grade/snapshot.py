@@ -89,10 +89,7 @@ def restore_protected(work: Path, template: Path) -> list[Flag]:
         ours = work / relative
         if ours.is_file() and filecmp.cmp(entry.path, ours, shallow=False):
             continue
-        if ours.exists() or ours.is_symlink():
-            what = "changed"
-        else:
-            what = "missing"
+        what = "changed" if ours.exists() or ours.is_symlink() else "missing"
         flags.append(Flag("protected_file_changed",
                           f"{relative} was {what}; the template's copy was used"))
         ours.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ Isolation here is "reduced": a new session and process group, rlimits set throug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -119,10 +120,8 @@ def _decode(line: bytes) -> dict | None:
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """Kill the child's process group, so nothing it started outlives it."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     proc.wait()
     for stream in (proc.stdout, proc.stderr):
         if stream:

@@ -12,13 +12,12 @@ import pickle
 from pathlib import Path
 
 import pandas as pd
+from custom_transformers import BackFillImputer
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-
-from custom_transformers import BackFillImputer
 
 ROOT = Path(__file__).resolve().parent
 LEVELS = (1, 2)

@@ -1,0 +1,98 @@
+"""Shared fixtures: the grading runtime, sample submissions built once, and a grader that
+validates every results.json it produces against the schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hidden_tests.solutions import SAMPLES, build_sample
+from mle_assess import TEMPLATE_DIR
+from mle_assess import grade as grading
+from mle_assess.grade.report import Results, validate
+from mle_assess.runtime import Runtime, find
+from scoring import Config, load_config
+
+FAST_LIMITS = {"level_seconds": 12, "app_startup_seconds": 6}
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Runtime:
+    """The installed grading runtime; `make test` installs it first, so a miss is a failure."""
+    return find()
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory, runtime: Runtime) -> dict[str, Path]:
+    """Every sample submission (template + solution overlay), built once per session."""
+    root = tmp_path_factory.mktemp("samples")
+    return {name: build_sample(name, root / name, runtime_python=runtime.python)
+            for name in SAMPLES}
+
+
+@pytest.fixture
+def submission(tmp_path: Path, samples: dict[str, Path]) -> Callable[[str], Path]:
+    """A private, editable copy of a sample: `submission("reference")`."""
+    def copy(name: str) -> Path:
+        dest = tmp_path / f"sub-{name}"
+        shutil.copytree(samples[name], dest, symlinks=True)
+        return dest
+    return copy
+
+
+@pytest.fixture(scope="session")
+def fast_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The default config with shorter time limits, for the tests that wait on a hang."""
+    text = (Path(load_config().source)).read_text(encoding="utf-8")
+    for name, value in FAST_LIMITS.items():
+        text = "\n".join(f"{name} = {value}" if line.startswith(f"{name} ") else line
+                         for line in text.splitlines())
+    path = tmp_path_factory.mktemp("config") / "config.toml"
+    path.write_text(text + "\n", encoding="utf-8")
+    return load_config(path)
+
+
+@pytest.fixture(scope="session")
+def graded_session(tmp_path_factory: pytest.TempPathFactory, samples: dict[str, Path],
+                   runtime: Runtime) -> Callable[[str], Results]:
+    """Grade a named sample once per session (cached), schema-checked."""
+    cache: dict[str, Results] = {}
+
+    def grade_sample(name: str) -> Results:
+        if name not in cache:
+            out = tmp_path_factory.mktemp(f"out-{name}")
+            cache[name] = grading.main(submission=samples[name], out=out, runtime=runtime)
+            check_written(out)
+        return cache[name]
+    return grade_sample
+
+
+@pytest.fixture
+def grade(tmp_path: Path, runtime: Runtime) -> Callable[..., tuple[Results, Path]]:
+    """Grade any folder into a fresh output folder; the written results.json is schema-checked."""
+    counter = iter(range(1000))
+
+    def run(folder: Path, **kwargs) -> tuple[Results, Path]:
+        out = tmp_path / f"out-{next(counter)}"
+        results = grading.main(submission=folder, out=out, runtime=runtime, **kwargs)
+        check_written(out)
+        return results, out
+    return run
+
+
+def check_written(out: Path) -> dict:
+    """Every results.json the tests produce must validate against the schema."""
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    validate(data)
+    assert (out / "report.md").is_file()
+    return data
+
+
+@pytest.fixture
+def template_copy(tmp_path: Path) -> Path:
+    """A fresh copy of the unmodified template."""
+    return Path(shutil.copytree(TEMPLATE_DIR, tmp_path / "template-copy"))
