@@ -10,6 +10,8 @@ import yaml
 HIDDEN_DIR = Path(__file__).resolve().parent
 KEYS_DIR = HIDDEN_DIR / "keys"
 QUIZ_MODULES = ("module1", "module2")
+# Planted in every hidden file; tests assert it never reaches a candidate or their output.
+CANARY = "MLEA-CANARY-3c9e1f0b7d2a"
 
 
 def load_keys() -> dict[str, dict]:

@@ -5,6 +5,8 @@ an expected column or feature, since those names are public, but it never quotes
 or anything the candidate produced (such as an unexpected column name).
 """
 
+# canary: MLEA-CANARY-3c9e1f0b7d2a
+
 from __future__ import annotations
 
 from collections import Counter

@@ -12,6 +12,8 @@ Each set is built to exercise every rule the candidate is told about:
   highest ids, and each categorical column lacks at least one of its options entirely.
 """
 
+# canary: MLEA-CANARY-3c9e1f0b7d2a
+
 from __future__ import annotations
 
 import csv

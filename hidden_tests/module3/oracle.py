@@ -11,6 +11,8 @@ judges.
   trailing gaps the previous one), with a ``<feature>_<option>`` column for every option.
 """
 
+# canary: MLEA-CANARY-3c9e1f0b7d2a
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -16,6 +16,8 @@ Rules the inputs follow, so that each check tests only what the candidate's READ
   app rounding to the wrong number of decimals fails every prediction check.
 """
 
+# canary: MLEA-CANARY-3c9e1f0b7d2a
+
 from __future__ import annotations
 
 import json
