@@ -49,14 +49,25 @@ def main() -> None:
     floors, grades, peaks = [], [], []
     for i in range(args.runs):
         floors.append(timed([sys.executable, str(args.floor)])[0])
-        seconds, out = timed([sys.executable, "-c", GRADE_IN_PROCESS, "grade", str(sample),
-                              "--out", str(work / f"out{i}")])
+        seconds, out = timed(
+            [
+                sys.executable,
+                "-c",
+                GRADE_IN_PROCESS,
+                "grade",
+                str(sample),
+                "--out",
+                str(work / f"out{i}"),
+            ]
+        )
         grades.append(seconds)
         peaks.append(int(out.rsplit("peak_rss_kb", 1)[1].split()[0]))
         print(f"run {i + 1}: floor {floors[-1]:.2f} s, grade {grades[-1]:.2f} s", flush=True)
     floor, grade = statistics.median(floors), statistics.median(grades)
-    print(f"median floor {floor:.2f} s | median grade {grade:.2f} s | ratio {grade / floor:.2f}"
-          f" | grader peak RSS {max(peaks) / 1024:.0f} MB")
+    print(
+        f"median floor {floor:.2f} s | median grade {grade:.2f} s | ratio {grade / floor:.2f}"
+        f" | grader peak RSS {max(peaks) / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,26 @@ def main() -> None:
 
 @main.command()
 @click.argument("submission_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Folder for results.json, report.md and the reviewer's logs.")
-@click.option("--seed", type=int, default=None,
-              help="Seed of the hidden data and requests (default: the assessment's).")
-@click.option("--config", "config_path", type=click.Path(path_type=Path, exists=True,
-              dir_okay=False), default=None, help="Scoring config file (weights and limits).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for results.json, report.md and the reviewer's logs.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed of the hidden data and requests (default: the assessment's).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Scoring config file (weights and limits).",
+)
 def grade(submission_dir: Path, out: Path, seed: int | None, config_path: Path | None) -> None:
     """Grade one submission folder and write DIR/results.json and DIR/report.md.
 
@@ -48,13 +62,20 @@ def grade(submission_dir: Path, out: Path, seed: int | None, config_path: Path |
 
 
 @main.command()
-@click.option("--port", type=int, default=8000, show_default=True,
-              help="Port of the board on 127.0.0.1.")
+@click.option(
+    "--port", type=int, default=8000, show_default=True, help="Port of the board on 127.0.0.1."
+)
 @click.option("--no-serve", is_flag=True, help="Stop after the summary table.")
-@click.option("--db", "db_url", default=None,
-              help="Database URL (default: SQLite in the demo's folder).")
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".demo"),
-              show_default=True, help="Folder for the samples, results and database.")
+@click.option(
+    "--db", "db_url", default=None, help="Database URL (default: SQLite in the demo's folder)."
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path(".demo"),
+    show_default=True,
+    help="Folder for the samples, results and database.",
+)
 def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path) -> None:
     """Build sample submissions, grade them, store the results and print a summary table."""
     from mle_assess.demo import main as run_demo
@@ -73,8 +94,13 @@ def runtime() -> None:
 
 
 @runtime.command("install")
-@click.option("--path", "location", type=click.Path(path_type=Path), default=None,
-              help="Where to build it (default: /opt/mle-assess/runtime-HASH as root).")
+@click.option(
+    "--path",
+    "location",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to build it (default: /opt/mle-assess/runtime-HASH as root).",
+)
 def runtime_install(location: Path | None) -> None:
     """Build the grading runtime from template_repo/requirements.txt (skipped when current)."""
     from mle_assess import runtime as rt
@@ -98,8 +124,9 @@ def runtime_path() -> None:
 
 
 @main.command("db-upgrade")
-@click.option("--db", "db_url", default="sqlite:///mle-assess.db", show_default=True,
-              help="Database URL.")
+@click.option(
+    "--db", "db_url", default="sqlite:///mle-assess.db", show_default=True, help="Database URL."
+)
 def db_upgrade(db_url: str) -> None:
     """Create or migrate the database to the newest schema."""
     from mle_assess.db import upgrade

@@ -25,8 +25,9 @@ from mle_assess.runtime import find
 ASSESSMENT = "demo"
 
 
-def main(*, workdir: Path, db_url: str | None = None,
-         echo: Callable[[str], None] = print) -> list[tuple[str, Results]]:
+def main(
+    *, workdir: Path, db_url: str | None = None, echo: Callable[[str], None] = print
+) -> list[tuple[str, Results]]:
     """Run the demo in `workdir` (recreated) and return each sample's results."""
     runtime = find()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -38,8 +39,7 @@ def main(*, workdir: Path, db_url: str | None = None,
         echo(f"[{number}/{len(SAMPLES)}] {name}: building the sample")
         sample = build_sample(name, workdir / "samples" / name, runtime_python=runtime.python)
         echo(f"[{number}/{len(SAMPLES)}] {name}: grading")
-        results = grading.main(submission=sample, out=workdir / "results" / name,
-                               runtime=runtime)
+        results = grading.main(submission=sample, out=workdir / "results" / name, runtime=runtime)
         echo(f"[{number}/{len(SAMPLES)}] {name}: {results.summary()}")
         with sessions.begin() as session:
             store(session, name, results)
@@ -57,16 +57,25 @@ def store(session: Session, name: str, results: Results) -> Result:
         assessment = Assessment(name=ASSESSMENT, version=__version__, window_minutes=90)
         session.add(assessment)
     now = datetime.now(UTC)
-    candidate = Candidate(assessment=assessment, name=name.replace("_", " ").title(),
-                          login=f"sample-{name}", repo=f"demo/sample-{name}",
-                          started_at=now - timedelta(minutes=60),
-                          deadline=now + timedelta(minutes=30))
+    candidate = Candidate(
+        assessment=assessment,
+        name=name.replace("_", " ").title(),
+        login=f"sample-{name}",
+        repo=f"demo/sample-{name}",
+        started_at=now - timedelta(minutes=60),
+        deadline=now + timedelta(minutes=30),
+    )
     sha = hashlib.sha1(name.encode()).hexdigest()
     submission = Submission(candidate=candidate, sha=sha, pushed_at=now, received_at=now)
     extra = results.data["extra_data"]
-    result = Result(submission=submission, grader_version=extra["grader_commit"],
-                    scaled_score=results.scaled_score, raw_score=results.data["score"],
-                    isolation=extra["isolation"], data=results.data)
+    result = Result(
+        submission=submission,
+        grader_version=extra["grader_commit"],
+        scaled_score=results.scaled_score,
+        raw_score=results.data["score"],
+        isolation=extra["isolation"],
+        data=results.data,
+    )
     session.add_all([candidate, submission, result])
     return result
 
@@ -77,11 +86,15 @@ def table(graded: list[tuple[str, Results]]) -> str:
     rows = [head, "-" * len(head)]
     for name, results in graded:
         mods = results.data["extra_data"]["modules"]
-        cells = [f"{_fmt(mods[m]['score'])}/{mods[m]['max_score']}"
-                 for m in ("module1", "module2", "module3", "module4")]
+        cells = [
+            f"{_fmt(mods[m]['score'])}/{mods[m]['max_score']}"
+            for m in ("module1", "module2", "module3", "module4")
+        ]
         flags = ",".join(sorted({f["kind"] for f in results.data["extra_data"]["flags"]}))
-        rows.append(f"{name:<16}{results.scaled_score:>7}{cells[0]:>7}{cells[1]:>7}"
-                    f"{cells[2]:>9}{cells[3]:>9}  {flags or '-'}")
+        rows.append(
+            f"{name:<16}{results.scaled_score:>7}{cells[0]:>7}{cells[1]:>7}"
+            f"{cells[2]:>9}{cells[3]:>9}  {flags or '-'}"
+        )
     return "\n".join(rows)
 
 

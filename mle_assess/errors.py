@@ -1,9 +1,9 @@
 """The project's exceptions, translated at the edges (click in the CLI, abort() in views).
 
-    MleAssessError
-    ├── RuntimeMissing      the grading runtime is not installed or is incomplete
-    ├── SubmissionError     the submission folder cannot be graded at all
-    └── StorageError        the database cannot be reached or migrated
+MleAssessError
+├── RuntimeMissing      the grading runtime is not installed or is incomplete
+├── SubmissionError     the submission folder cannot be graded at all
+└── StorageError        the database cannot be reached or migrated
 """
 
 

@@ -56,8 +56,10 @@ def find(location: Path | None = None) -> Runtime:
     root = location or default_location()
     marker = root / MARKER
     if not marker.is_file() or marker.read_text().strip() != requirements_hash():
-        raise RuntimeMissing(f"the grading runtime is not installed at {root}; "
-                             "run `mle-assess runtime install` (or `make runtime`)")
+        raise RuntimeMissing(
+            f"the grading runtime is not installed at {root}; "
+            "run `mle-assess runtime install` (or `make runtime`)"
+        )
     return Runtime(root)
 
 
@@ -81,8 +83,19 @@ def install(location: Path | None = None, *, echo: Callable[[str], None] = print
     echo(f"[runtime] creating a virtual environment with {python} at {root}")
     _run([python, "-m", "venv", str(root)])
     echo(f"[runtime] installing {REQUIREMENTS.name} (pinned packages)")
-    _run([str(root / "bin" / "python"), "-m", "pip", "install", "--quiet",
-          "--disable-pip-version-check", "--no-input", "-r", str(REQUIREMENTS)])
+    _run(
+        [
+            str(root / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-r",
+            str(REQUIREMENTS),
+        ]
+    )
     _run([str(root / "bin" / "python"), "-c", "import pandas, sklearn, flask, yaml, pytest"])
     _make_read_only(root)
     (root / MARKER).write_text(requirements_hash() + "\n")
@@ -94,8 +107,9 @@ def install(location: Path | None = None, *, echo: Callable[[str], None] = print
 def _run(argv: list[str]) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeMissing(f"building the grading runtime failed: {' '.join(argv[:4])} ...\n"
-                             f"{proc.stderr[-2000:]}")
+        raise RuntimeMissing(
+            f"building the grading runtime failed: {' '.join(argv[:4])} ...\n{proc.stderr[-2000:]}"
+        )
 
 
 def _make_read_only(root: Path) -> None:

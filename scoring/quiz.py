@@ -73,14 +73,16 @@ def parse_answers(raw: bytes | None, qids: list[str], *, max_bytes: int) -> Pars
         doc = yaml.load(raw.decode("utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - base loader
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        return ParsedAnswers(problems=(f"answers.yaml is not valid YAML (near line {line}).",),
-                             readable=False)
+        return ParsedAnswers(
+            problems=(f"answers.yaml is not valid YAML (near line {line}).",), readable=False
+        )
     except (yaml.YAMLError, RecursionError):
         return ParsedAnswers(problems=("answers.yaml is not valid YAML.",), readable=False)
     if not isinstance(doc, dict):
         return ParsedAnswers(
             problems=("answers.yaml must be a mapping with the keys module1 and module2.",),
-            readable=False)
+            readable=False,
+        )
     return _collect(doc, qids)
 
 
@@ -103,8 +105,10 @@ def _collect(doc: dict, qids: list[str]) -> ParsedAnswers:
     problems: list[str] = []
     unknown = [k for k in doc if k not in modules]
     if unknown:
-        problems.append(f"answers.yaml has {len(unknown)} unknown top-level key(s); "
-                        f"only {', '.join(modules)} are read.")
+        problems.append(
+            f"answers.yaml has {len(unknown)} unknown top-level key(s); "
+            f"only {', '.join(modules)} are read."
+        )
     answers: dict[str, object] = {}
     for module in modules:
         section = doc.get(module)
@@ -117,8 +121,10 @@ def _collect(doc: dict, qids: list[str]) -> ParsedAnswers:
         names = {q.split(".")[1] for q in qids if q.startswith(module + ".")}
         extra = [k for k in section if k not in names]
         if extra:
-            problems.append(f"{module} has {len(extra)} unknown key(s); "
-                            f"only {', '.join(sorted(names))} are read.")
+            problems.append(
+                f"{module} has {len(extra)} unknown key(s); "
+                f"only {', '.join(sorted(names))} are read."
+            )
         for name in names & set(section):
             answers[f"{module}.{name}"] = section[name]
     return ParsedAnswers(answers=answers, problems=tuple(problems))
@@ -144,8 +150,9 @@ def _letter(key: QuestionKey, value: object) -> str:
         raise _FormatError("each choice must be a single option letter")
     letter = value.strip().lower()
     if letter not in key.options:
-        raise _FormatError(f"a choice is not one of the option letters "
-                           f"{key.options[0]}-{key.options[-1]}")
+        raise _FormatError(
+            f"a choice is not one of the option letters {key.options[0]}-{key.options[-1]}"
+        )
     return letter
 
 

@@ -57,8 +57,9 @@ class Score:
     def module(self, module: str) -> UnitScore:
         """The sum over a module's units (`module3` adds `module3.level1` and `.level2`)."""
         parts = [u for k, u in self.units.items() if k == module or k.startswith(module + ".")]
-        return UnitScore(module, sum((u.score for u in parts), Fraction(0)),
-                         sum(u.max_score for u in parts))
+        return UnitScore(
+            module, sum((u.score for u in parts), Fraction(0)), sum(u.max_score for u in parts)
+        )
 
 
 def round_half_up(x: Fraction) -> int:

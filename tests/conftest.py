@@ -30,17 +30,20 @@ def runtime() -> Runtime:
 def samples(tmp_path_factory: pytest.TempPathFactory, runtime: Runtime) -> dict[str, Path]:
     """Every sample submission (template + solution overlay), built once per session."""
     root = tmp_path_factory.mktemp("samples")
-    return {name: build_sample(name, root / name, runtime_python=runtime.python)
-            for name in SAMPLES}
+    return {
+        name: build_sample(name, root / name, runtime_python=runtime.python) for name in SAMPLES
+    }
 
 
 @pytest.fixture
 def submission(tmp_path: Path, samples: dict[str, Path]) -> Callable[[str], Path]:
     """A private, editable copy of a sample: `submission("reference")`."""
+
     def copy(name: str) -> Path:
         dest = tmp_path / f"sub-{name}"
         shutil.copytree(samples[name], dest, symlinks=True)
         return dest
+
     return copy
 
 
@@ -49,16 +52,19 @@ def fast_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """The default config with shorter time limits, for the tests that wait on a hang."""
     text = (Path(load_config().source)).read_text(encoding="utf-8")
     for name, value in FAST_LIMITS.items():
-        text = "\n".join(f"{name} = {value}" if line.startswith(f"{name} ") else line
-                         for line in text.splitlines())
+        text = "\n".join(
+            f"{name} = {value}" if line.startswith(f"{name} ") else line
+            for line in text.splitlines()
+        )
     path = tmp_path_factory.mktemp("config") / "config.toml"
     path.write_text(text + "\n", encoding="utf-8")
     return load_config(path)
 
 
 @pytest.fixture(scope="session")
-def graded_session(tmp_path_factory: pytest.TempPathFactory, samples: dict[str, Path],
-                   runtime: Runtime) -> Callable[[str], Results]:
+def graded_session(
+    tmp_path_factory: pytest.TempPathFactory, samples: dict[str, Path], runtime: Runtime
+) -> Callable[[str], Results]:
     """Grade a named sample once per session (cached), schema-checked."""
     cache: dict[str, Results] = {}
 
@@ -68,6 +74,7 @@ def graded_session(tmp_path_factory: pytest.TempPathFactory, samples: dict[str, 
             cache[name] = grading.main(submission=samples[name], out=out, runtime=runtime)
             check_written(out)
         return cache[name]
+
     return grade_sample
 
 
@@ -81,6 +88,7 @@ def grade(tmp_path: Path, runtime: Runtime) -> Callable[..., tuple[Results, Path
         results = grading.main(submission=folder, out=out, runtime=runtime, **kwargs)
         check_written(out)
         return results, out
+
     return run
 
 

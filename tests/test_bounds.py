@@ -57,25 +57,31 @@ def test_app_that_exits_at_once_is_an_error_not_a_wait(grade, submission, fast_c
 def test_transform_that_never_returns(grade, submission, fast_config):
     sub = submission("reference")
     # Level 2's pickle holds the back-fill transformer; make its transform spin forever.
-    _append(sub / "custom_transformers.py",
-            "\n\ndef _spin(self, X):\n    while True:\n        pass\n\n"
-            "BackFillImputer.transform = _spin\n")
+    _append(
+        sub / "custom_transformers.py",
+        "\n\ndef _spin(self, X):\n    while True:\n        pass\n\n"
+        "BackFillImputer.transform = _spin\n",
+    )
     results, _, took = _timed(grade, sub, fast_config)
     assert took < fast_config.limits.level_seconds + SLACK
     levels = _levels(results)
     assert levels["module3.level1"] == 6, "the level before the hang keeps its score"
     assert levels["module3.level2"] == 0
     assert levels["module4.level2"] == 17
-    assert any(f["kind"] == "timeout" and "level 2" in f["detail"]
-               for f in results.data["extra_data"]["flags"])
+    assert any(
+        f["kind"] == "timeout" and "level 2" in f["detail"]
+        for f in results.data["extra_data"]["flags"]
+    )
 
 
 def test_a_hang_in_level_1_does_not_cost_level_2(grade, submission, fast_config):
     sub = submission("reference")
-    _append(sub / "pipeline.py",
-            "\n\n_load = load_data\n\n\ndef load_data(folder):\n"
-            "    if 'level1' in str(folder):\n        while True:\n            pass\n"
-            "    return _load(folder)\n")
+    _append(
+        sub / "pipeline.py",
+        "\n\n_load = load_data\n\n\ndef load_data(folder):\n"
+        "    if 'level1' in str(folder):\n        while True:\n            pass\n"
+        "    return _load(folder)\n",
+    )
     results, _, took = _timed(grade, sub, fast_config)
     assert took < fast_config.limits.level_seconds + SLACK
     assert _levels(results)["module3.level1"] == 0
@@ -84,9 +90,11 @@ def test_a_hang_in_level_1_does_not_cost_level_2(grade, submission, fast_config)
 
 def test_a_child_that_dies_mid_level_is_an_error(grade, submission, fast_config):
     sub = submission("reference")
-    _append(sub / "pipeline.py",
-            "\n\n_load = load_data\n\n\ndef load_data(folder):\n    import os\n"
-            "    if 'level1' in str(folder):\n        os._exit(0)\n    return _load(folder)\n")
+    _append(
+        sub / "pipeline.py",
+        "\n\n_load = load_data\n\n\ndef load_data(folder):\n    import os\n"
+        "    if 'level1' in str(folder):\n        os._exit(0)\n    return _load(folder)\n",
+    )
     results, _, _ = _timed(grade, sub, fast_config)
     assert "error" in _kinds(results)
     assert _levels(results)["module3.level1"] == 0
@@ -95,9 +103,11 @@ def test_a_child_that_dies_mid_level_is_an_error(grade, submission, fast_config)
 
 def test_pickle_that_raises_on_load(grade, submission, fast_config):
     sub = submission("reference")
-    _append(sub / "custom_transformers.py",
-            "\n\ndef _refuse(self, state):\n    raise RuntimeError('no')\n\n"
-            "BackFillImputer.__setstate__ = _refuse\n")
+    _append(
+        sub / "custom_transformers.py",
+        "\n\ndef _refuse(self, state):\n    raise RuntimeError('no')\n\n"
+        "BackFillImputer.__setstate__ = _refuse\n",
+    )
     results, out, _ = _timed(grade, sub, fast_config)
     levels = _levels(results)
     assert levels["module3.level1"] == 6
@@ -123,8 +133,10 @@ def test_symlinked_answers_yaml_is_refused(grade, submission, fast_config):
     os.symlink("/etc/passwd", sub / "answers.yaml")
     results, _, _ = _timed(grade, sub, fast_config)
     flags = results.data["extra_data"]["flags"]
-    assert {"kind": "rejected_file",
-            "detail": "answers.yaml: symbolic links are not accepted"} in flags
+    assert {
+        "kind": "rejected_file",
+        "detail": "answers.yaml: symbolic links are not accepted",
+    } in flags
     modules = results.data["extra_data"]["modules"]
     assert modules["module1"]["score"] == 0 and modules["module2"]["score"] == 0
     assert modules["module3"]["score"] == 12 and modules["module4"]["score"] == 37

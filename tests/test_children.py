@@ -29,8 +29,12 @@ def test_children_import_only_the_standard_library_and_the_runtime(script):
 
 def test_the_runtime_holds_neither_the_project_nor_the_hidden_tests(runtime, tmp_path):
     for module in ("mle_assess", "scoring", "hidden_tests"):
-        proc = subprocess.run([str(runtime.python), "-I", "-c", f"import {module}"],
-                              cwd=tmp_path, capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(runtime.python), "-I", "-c", f"import {module}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr, module
 
 

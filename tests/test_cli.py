@@ -32,8 +32,9 @@ def test_every_command_has_help_and_is_in_the_readme(name, command):
 
 
 def test_grade_of_a_missing_folder_fails_with_a_reason(tmp_path):
-    result = CliRunner().invoke(main, ["grade", str(tmp_path / "nope"), "--out",
-                                       str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main, ["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 1
     assert "does not exist" in result.output
     assert not (tmp_path / "out").exists()
@@ -42,17 +43,27 @@ def test_grade_of_a_missing_folder_fails_with_a_reason(tmp_path):
 def test_grade_with_a_broken_config_fails_with_a_reason(tmp_path, template_copy):
     bad = tmp_path / "bad.toml"
     bad.write_text("[weights\n")
-    result = CliRunner().invoke(main, ["grade", str(template_copy), "--out", str(tmp_path / "o"),
-                                       "--config", str(bad)])
+    result = CliRunner().invoke(
+        main, ["grade", str(template_copy), "--out", str(tmp_path / "o"), "--config", str(bad)]
+    )
     assert result.exit_code == 1 and "cannot read scoring config" in result.output
 
 
 @pytest.mark.slow
 def test_grade_command_writes_valid_results_and_exits_zero(samples, tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "mle-assess"), "grade",
-                           str(samples["m4_round2"]), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(PROJECT_ROOT / ".venv" / "bin" / "mle-assess"),
+            "grade",
+            str(samples["m4_round2"]),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^scaled 311 \|", proc.stdout, re.M)
     validate(json.loads((out / "results.json").read_text()))

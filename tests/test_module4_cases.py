@@ -31,6 +31,7 @@ RUNTIME = find_runtime().python
 SEEDS = (0, 4242)
 START_TIMEOUT = 20.0
 
+
 def _load_cases() -> ModuleType:
     # Registered in sys.modules before running: dataclasses looks its module up there.
     spec = importlib.util.spec_from_file_location("m4_hidden_cases", MODULE4 / "cases.py")

@@ -12,8 +12,7 @@ LIMIT = 64 * 1024
 
 SELECT = QuestionKey("module1.q1", "select_all", options=tuple("abcdef"), correct=("a", "c"))
 SINGLE = QuestionKey("module1.q2", "single", options=tuple("abcde"), correct=("b",))
-NUMBER = QuestionKey("module2.q2", "number", answer=Fraction("0.6"),
-                     tolerance=Fraction("0.005"))
+NUMBER = QuestionKey("module2.q2", "number", answer=Fraction("0.6"), tolerance=Fraction("0.005"))
 TEXT = QuestionKey("module1.q4", "text", accepted=("covariate shift", "data drift"))
 
 
@@ -21,14 +20,17 @@ def test_keys_cover_five_questions_per_module():
     assert [f"module{m}.q{q}" for m in (1, 2) for q in range(1, 6)] == QIDS
 
 
-@pytest.mark.parametrize(("answer", "points"), [
-    (["a", "c"], Fraction(1)),
-    (["a"], Fraction(1, 2)),
-    (["a", "b"], Fraction(1, 2) - Fraction(1, 4)),       # one right of 2, one wrong of 4
-    (["b", "d", "e"], Fraction(0)),                       # never below zero
-    (["a", "b", "c", "d", "e", "f"], Fraction(0)),        # choosing everything: 1 - 1
-    (["A", " c "], Fraction(1)),                          # case and spaces are ignored
-])
+@pytest.mark.parametrize(
+    ("answer", "points"),
+    [
+        (["a", "c"], Fraction(1)),
+        (["a"], Fraction(1, 2)),
+        (["a", "b"], Fraction(1, 2) - Fraction(1, 4)),  # one right of 2, one wrong of 4
+        (["b", "d", "e"], Fraction(0)),  # never below zero
+        (["a", "b", "c", "d", "e", "f"], Fraction(0)),  # choosing everything: 1 - 1
+        (["A", " c "], Fraction(1)),  # case and spaces are ignored
+    ],
+)
 def test_select_all_formula(answer, points):
     assert grade_question(SELECT, answer).points == points
 
@@ -44,10 +46,20 @@ def test_single_choice_and_numbers_and_text():
     assert grade_question(TEXT, "concept drift").points == 0
 
 
-@pytest.mark.parametrize(("key", "answer"), [
-    (SELECT, "a"), (SELECT, ["z"]), (SELECT, [["a"]]), (SINGLE, ["b"]), (SINGLE, "q"),
-    (NUMBER, "about 0.6"), (NUMBER, "nan"), (NUMBER, ["0.6"]), (TEXT, ["drift"]),
-])
+@pytest.mark.parametrize(
+    ("key", "answer"),
+    [
+        (SELECT, "a"),
+        (SELECT, ["z"]),
+        (SELECT, [["a"]]),
+        (SINGLE, ["b"]),
+        (SINGLE, "q"),
+        (NUMBER, "about 0.6"),
+        (NUMBER, "nan"),
+        (NUMBER, ["0.6"]),
+        (TEXT, ["drift"]),
+    ],
+)
 def test_wrong_shapes_score_zero_with_a_message_that_quotes_nothing(key, answer):
     result = grade_question(key, answer)
     assert result.points == 0 and not result.answered
@@ -62,20 +74,24 @@ def test_unanswered_is_not_a_problem():
 
 
 def test_base_loader_keeps_every_scalar_a_string():
-    parsed = parse_answers(b"module1:\n  q2: No\n  q3: 012\nmodule2:\n  q2: 1e-3\n", QIDS,
-                           max_bytes=LIMIT)
+    parsed = parse_answers(
+        b"module1:\n  q2: No\n  q3: 012\nmodule2:\n  q2: 1e-3\n", QIDS, max_bytes=LIMIT
+    )
     assert parsed.answers == {"module1.q2": "No", "module1.q3": "012", "module2.q2": "1e-3"}
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (None, "missing"),
-    (b"module1: [\n", "not valid YAML"),
-    (b"\x00\x01binary", "binary"),
-    (b"\xff\xfe\xfa", "not UTF-8"),
-    (b"a" * (LIMIT + 1), "larger than 64 KB"),
-    (b"- just\n- a list\n", "must be a mapping"),
-    (b"--- {}\n--- {}\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (None, "missing"),
+        (b"module1: [\n", "not valid YAML"),
+        (b"\x00\x01binary", "binary"),
+        (b"\xff\xfe\xfa", "not UTF-8"),
+        (b"a" * (LIMIT + 1), "larger than 64 KB"),
+        (b"- just\n- a list\n", "must be a mapping"),
+        (b"--- {}\n--- {}\n", "not valid YAML"),
+    ],
+)
 def test_unreadable_files_give_one_clear_message(raw, message):
     parsed = parse_answers(raw, QIDS, max_bytes=LIMIT)
     assert not parsed.readable and parsed.answers == {}

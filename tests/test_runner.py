@@ -13,14 +13,22 @@ LIMITS = load_config().limits
 def _run(runtime, tmp_path, code, timeout=5.0, messages=1):
     script = tmp_path / "child.py"
     script.write_text(code)
-    return run_child(ChildSpec(argv=[str(runtime.python), "-I", str(script)], cwd=tmp_path,
-                               home=tmp_path / "home", limits=LIMITS, timeout=timeout,
-                               expected_messages=messages))
+    return run_child(
+        ChildSpec(
+            argv=[str(runtime.python), "-I", str(script)],
+            cwd=tmp_path,
+            home=tmp_path / "home",
+            limits=LIMITS,
+            timeout=timeout,
+            expected_messages=messages,
+        )
+    )
 
 
 def test_messages_come_back_one_per_line(runtime, tmp_path):
-    result = _run(runtime, tmp_path, "print('{\"a\": 1}')\nprint('not json')\nprint('{\"b\": 2}')",
-                  messages=2)
+    result = _run(
+        runtime, tmp_path, "print('{\"a\": 1}')\nprint('not json')\nprint('{\"b\": 2}')", messages=2
+    )
     assert result.messages == [{"a": 1}, {"b": 2}] and result.malformed
 
 
@@ -36,10 +44,12 @@ def test_environment_is_scrubbed(runtime, tmp_path, monkeypatch):
 
 def test_deadline_kills_the_whole_group(runtime, tmp_path):
     pidfile = tmp_path / "grandchild.pid"
-    code = ("import subprocess, sys, time\n"
-            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-            f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
-            "time.sleep(600)\n")
+    code = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(600)\n"
+    )
     started = time.monotonic()
     result = _run(runtime, tmp_path, code, timeout=2)
     assert result.timed_out and time.monotonic() - started < 5
@@ -63,14 +73,15 @@ def test_each_message_gets_its_own_budget(runtime, tmp_path):
 
 
 def test_log_is_capped(runtime, tmp_path):
-    result = _run(runtime, tmp_path, "import sys\nsys.stderr.write('x' * 10_000_000)\n"
-                  "print('{}')")
+    result = _run(runtime, tmp_path, "import sys\nsys.stderr.write('x' * 10_000_000)\nprint('{}')")
     assert len(result.log.encode()) == LIMITS.log_kb * 1024
     assert result.messages == [{}]
 
 
 def test_memory_limit_applies(runtime, tmp_path):
-    code = ("import json\ntry:\n    b = bytearray(%d)\n    print(json.dumps({'got': True}))\n"
-            "except MemoryError:\n    print(json.dumps({'got': False}))\n"
-            % ((LIMITS.memory_mb + 512) * 1024 * 1024))
+    size = (LIMITS.memory_mb + 512) * 1024 * 1024
+    code = (
+        f"import json\ntry:\n    b = bytearray({size})\n    print(json.dumps({{'got': True}}))\n"
+        "except MemoryError:\n    print(json.dumps({'got': False}))\n"
+    )
     assert _run(runtime, tmp_path, code).messages == [{"got": False}]

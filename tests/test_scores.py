@@ -28,25 +28,29 @@ def test_unmodified_template_scores_200(graded_session):
     assert results.data["extra_data"]["flags"] == []
 
 
-@pytest.mark.parametrize(("sample", "expected", "arithmetic"), [
-    # quiz only: 400 * (.15 * 5/5 + .15 * 5/5) = 120 -> 320
-    ("quiz_only", 320, "400*(.15+.15)=120"),
-    # module1 all right; module2: q1 picks one of 2 right (1/2) and one of 4 wrong (1/4) = 1/4,
-    # the rest unanswered: module2 = (1/4)/5 = 1/20. 400*(.15 + .15/20) = 60 + 3 = 63 -> 263
-    ("quiz_half", 263, "400*(.15+.15*(1/4)/5)=63"),
-    # module 3 level 1 all 6; level 2 reuses level 1's preprocessor: loading, pickle, row count
-    # and no-missing pass, feature names and values fail = 4/6.
-    # 400*(.15 + .20*4/6) = 60 + 53.33 = 113.33 -> 313
-    ("m3_level1_only", 313, "400*(.15+.2*4/6)=113.33"),
-    # API without anomaly detection: level 1 20/20; level 2 only the 3 normal inputs = 3/17.
-    # 400*(.15 + .20*3/17) = 60 + 14.12 = 74.12 -> 274
-    ("m4_no_anomaly", 274, "400*(.15+.2*3/17)=74.12"),
-    # API rounding to 2 decimals: level 1 loses its 5 predictions = 15/20; level 2 loses the 3
-    # normal predictions = 14/17. 400*(.15*15/20 + .20*14/17) = 45 + 65.88 = 110.88 -> 311
-    ("m4_round2", 311, "400*(.15*15/20+.2*14/17)=110.88"),
-])
-def test_partial_solutions_score_their_hand_computed_score(graded_session, sample, expected,
-                                                           arithmetic):
+@pytest.mark.parametrize(
+    ("sample", "expected", "arithmetic"),
+    [
+        # quiz only: 400 * (.15 * 5/5 + .15 * 5/5) = 120 -> 320
+        ("quiz_only", 320, "400*(.15+.15)=120"),
+        # module1 all right; module2: q1 picks one of 2 right (1/2) and one of 4 wrong (1/4) = 1/4,
+        # the rest unanswered: module2 = (1/4)/5 = 1/20. 400*(.15 + .15/20) = 60 + 3 = 63 -> 263
+        ("quiz_half", 263, "400*(.15+.15*(1/4)/5)=63"),
+        # module 3 level 1 all 6; level 2 reuses level 1's preprocessor: loading, pickle, row count
+        # and no-missing pass, feature names and values fail = 4/6.
+        # 400*(.15 + .20*4/6) = 60 + 53.33 = 113.33 -> 313
+        ("m3_level1_only", 313, "400*(.15+.2*4/6)=113.33"),
+        # API without anomaly detection: level 1 20/20; level 2 only the 3 normal inputs = 3/17.
+        # 400*(.15 + .20*3/17) = 60 + 14.12 = 74.12 -> 274
+        ("m4_no_anomaly", 274, "400*(.15+.2*3/17)=74.12"),
+        # API rounding to 2 decimals: level 1 loses its 5 predictions = 15/20; level 2 loses the 3
+        # normal predictions = 14/17. 400*(.15*15/20 + .20*14/17) = 45 + 65.88 = 110.88 -> 311
+        ("m4_round2", 311, "400*(.15*15/20+.2*14/17)=110.88"),
+    ],
+)
+def test_partial_solutions_score_their_hand_computed_score(
+    graded_session, sample, expected, arithmetic
+):
     assert graded_session(sample).scaled_score == expected, arithmetic
 
 

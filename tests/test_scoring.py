@@ -16,9 +16,13 @@ def config():
 
 def test_weights_are_the_documented_defaults(config):
     assert config.weights == {
-        "module1": Fraction(15, 100), "module2": Fraction(15, 100),
-        "module3.level1": Fraction(15, 100), "module3.level2": Fraction(20, 100),
-        "module4.level1": Fraction(15, 100), "module4.level2": Fraction(20, 100)}
+        "module1": Fraction(15, 100),
+        "module2": Fraction(15, 100),
+        "module3.level1": Fraction(15, 100),
+        "module3.level2": Fraction(20, 100),
+        "module4.level1": Fraction(15, 100),
+        "module4.level2": Fraction(20, 100),
+    }
     assert (config.scale_min, config.scale_max) == (200, 600)
 
 

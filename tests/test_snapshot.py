@@ -22,13 +22,15 @@ def test_the_unmodified_template_copies_without_flags(template_copy, tmp_path):
     assert (dest / "app.py").read_bytes() == (TEMPLATE_DIR / "app.py").read_bytes()
 
 
-@pytest.mark.parametrize("target", ["../../hidden_tests", "/etc/passwd", "/proc/self/environ",
-                                    ".git/config"])
+@pytest.mark.parametrize(
+    "target", ["../../hidden_tests", "/etc/passwd", "/proc/self/environ", ".git/config"]
+)
 def test_symlinks_are_refused_and_never_followed(template_copy, tmp_path, target):
     os.symlink(target, template_copy / "helper.py")
     dest, flags = _copy(template_copy, tmp_path)
     assert [(f.kind, f.detail) for f in flags] == [
-        ("rejected_file", "helper.py: symbolic links are not accepted")]
+        ("rejected_file", "helper.py: symbolic links are not accepted")
+    ]
     assert not (dest / "helper.py").exists() and not (dest / "helper.py").is_symlink()
 
 
@@ -61,7 +63,8 @@ def test_changed_and_missing_protected_files_are_flagged_and_restored(template_c
     dest, flags = _copy(template_copy, tmp_path)
     assert sorted(f.detail for f in flags) == [
         "check.py was missing; the template's copy was used",
-        "model/train.csv was changed; the template's copy was used"]
+        "model/train.csv was changed; the template's copy was used",
+    ]
     assert {f.kind for f in flags} == {"protected_file_changed"}
     for name in ("model/train.csv", "check.py"):
         assert (dest / name).read_bytes() == (TEMPLATE_DIR / name).read_bytes()

@@ -45,12 +45,28 @@ def test_a_result_is_stored_once_per_submission_and_grader_version(db):
     with sessions.begin() as session:
         candidate = _candidate(session)
         sub = Submission(candidate=candidate, sha="a" * 40, pushed_at=datetime.now(UTC))
-        session.add(Result(submission=sub, grader_version="v1", scaled_score=400,
-                           raw_score=20, isolation="reduced", data={"score": 20}))
+        session.add(
+            Result(
+                submission=sub,
+                grader_version="v1",
+                scaled_score=400,
+                raw_score=20,
+                isolation="reduced",
+                data={"score": 20},
+            )
+        )
     with pytest.raises(IntegrityError), sessions.begin() as session:
         sub = session.scalar(select(Submission))
-        session.add(Result(submission=sub, grader_version="v1", scaled_score=410,
-                           raw_score=21, isolation="reduced", data={}))
+        session.add(
+            Result(
+                submission=sub,
+                grader_version="v1",
+                scaled_score=410,
+                raw_score=21,
+                isolation="reduced",
+                data={},
+            )
+        )
 
 
 def test_a_regrade_adds_a_result_and_the_newest_is_found(db):
@@ -58,11 +74,20 @@ def test_a_regrade_adds_a_result_and_the_newest_is_found(db):
     with sessions.begin() as session:
         sub = Submission(candidate=_candidate(session), sha="b" * 40)
         for version, scaled in (("v1", 300), ("v2", 320)):
-            session.add(Result(submission=sub, grader_version=version, scaled_score=scaled,
-                               raw_score=1, isolation="reduced", data={}))
+            session.add(
+                Result(
+                    submission=sub,
+                    grader_version=version,
+                    scaled_score=scaled,
+                    raw_score=1,
+                    isolation="reduced",
+                    data={},
+                )
+            )
     with sessions() as session:
-        newest = session.scalars(select(Result).order_by(Result.graded_at.desc(),
-                                                         Result.id.desc())).first()
+        newest = session.scalars(
+            select(Result).order_by(Result.graded_at.desc(), Result.id.desc())
+        ).first()
         assert (newest.grader_version, newest.scaled_score) == ("v2", 320)
         assert len(session.scalar(select(Submission)).results) == 2
 

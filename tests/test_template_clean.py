@@ -12,13 +12,19 @@ from mle_assess import TEMPLATE_DIR
 
 
 def _template_texts() -> dict[str, str]:
-    return {str(p.relative_to(TEMPLATE_DIR)): p.read_bytes().decode("utf-8", "replace")
-            for p in TEMPLATE_DIR.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(TEMPLATE_DIR)): p.read_bytes().decode("utf-8", "replace")
+        for p in TEMPLATE_DIR.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_the_canary_is_planted_in_the_hidden_files():
-    planted = [p for p in HIDDEN_DIR.rglob("*") if p.is_file() and CANARY in p.read_text(
-        encoding="utf-8", errors="replace")]
+    planted = [
+        p
+        for p in HIDDEN_DIR.rglob("*")
+        if p.is_file() and CANARY in p.read_text(encoding="utf-8", errors="replace")
+    ]
     names = {p.name for p in planted}
     assert {"module1.yaml", "module2.yaml", "generate.py", "oracle.py", "cases.py"} <= names
 

@@ -55,8 +55,11 @@ def section(text: str, heading: str) -> str:
 
 def table_rows(body: str) -> list[list[str]]:
     """The cells of every Markdown table row in `body`, header and separator rows excluded."""
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in body.splitlines() if line.startswith("|")]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in body.splitlines()
+        if line.startswith("|")
+    ]
     return [row for row in rows if not set(row[0]) <= set("- ")][1:]
 
 
@@ -106,8 +109,9 @@ def test_select_all_formula_is_stated(text: str) -> None:
 @pytest.mark.parametrize("level", [1, 2])
 def test_every_module4_error_string_is_stated_exactly(text: str, level: int) -> None:
     params = json.loads(PARAMS.read_text(encoding="utf-8"))
-    errors = {case.expected["error"] for case in cases(level, 1, params)
-              if "error" in case.expected}
+    errors = {
+        case.expected["error"] for case in cases(level, 1, params) if "error" in case.expected
+    }
     assert errors, "the cases should expect some error bodies"
     for message in errors:
         assert f'{{"error": "{message}"}}' in text or f"`{message}`" in text, message

@@ -19,8 +19,12 @@ SOLUTIONS_DIR = Path(__file__).resolve().parent
 # sample name -> {file in the submission: solution folder it comes from}
 SAMPLES: dict[str, dict[str, str]] = {
     "template": {},
-    "reference": {"answers.yaml": "reference", "pipeline.py": "reference",
-                  "custom_transformers.py": "reference", "app.py": "reference"},
+    "reference": {
+        "answers.yaml": "reference",
+        "pipeline.py": "reference",
+        "custom_transformers.py": "reference",
+        "app.py": "reference",
+    },
     "quiz_only": {"answers.yaml": "reference"},
     "quiz_half": {"answers.yaml": "quiz_half"},
     "m3_level1_only": {"pipeline.py": "m3_level1_only", "custom_transformers.py": "reference"},
@@ -29,14 +33,20 @@ SAMPLES: dict[str, dict[str, str]] = {
 }
 
 
-def build_sample(name: str, dest: Path, *, runtime_python: Path,
-                 template: Path = TEMPLATE_DIR) -> Path:
+def build_sample(
+    name: str, dest: Path, *, runtime_python: Path, template: Path = TEMPLATE_DIR
+) -> Path:
     """Create the sample submission `name` in the new folder `dest` and return it."""
     shutil.copytree(template, dest)
     overlay = SAMPLES[name]
     for relative, folder in overlay.items():
         shutil.copyfile(SOLUTIONS_DIR / folder / relative, dest / relative)
     if "pipeline.py" in overlay:
-        subprocess.run([str(runtime_python), "pipeline.py"], cwd=dest, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [str(runtime_python), "pipeline.py"],
+            cwd=dest,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return dest

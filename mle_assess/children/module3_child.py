@@ -69,8 +69,10 @@ def run_load(parts):
         raise GraderNote("load_data did not return a pandas DataFrame")
     if frame.size > MAX_CELLS:
         raise GraderNote("load_data returned far more data than the parts hold")
-    return {"columns": [str(c) for c in frame.columns],
-            "rows": [[cell(v) for v in row] for row in frame.itertuples(index=False)]}
+    return {
+        "columns": [str(c) for c in frame.columns],
+        "rows": [[cell(v) for v in row] for row in frame.itertuples(index=False)],
+    }
 
 
 def run_preprocess(submission, base, level):

@@ -54,9 +54,14 @@ def start_app(submission, port):
     app = os.path.join(submission, "app.py")
     if not os.path.isfile(app):
         return None
-    return subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=submission,
-                            stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=submission,
+        stdin=subprocess.DEVNULL,
+        stdout=sys.stderr,
+        stderr=sys.stderr,
+        start_new_session=True,
+    )
 
 
 def wait_for_port(app, port, startup):
@@ -87,9 +92,11 @@ def ask(host, port, request, timeout):
         conn.request("POST", "/predict", body=request["body"].encode("utf-8"), headers=headers)
         response = conn.getresponse()
         body = response.read(MAX_BODY + 1)[:MAX_BODY]
-        return {"status": response.status,
-                "content_type": response.getheader("Content-Type", ""),
-                "body": body.decode("utf-8", "replace")}
+        return {
+            "status": response.status,
+            "content_type": response.getheader("Content-Type", ""),
+            "body": body.decode("utf-8", "replace"),
+        }
     except TimeoutError:
         return {"error": "timeout"}
     except (OSError, http.client.HTTPException):

@@ -25,8 +25,15 @@ from scoring import Config, load_config
 DEFAULT_SEED = 1
 
 
-def main(*, submission: Path, out: Path, seed: int = DEFAULT_SEED, config: Config | None = None,
-         runtime: Runtime | None = None, template: Path = TEMPLATE_DIR) -> Results:
+def main(
+    *,
+    submission: Path,
+    out: Path,
+    seed: int = DEFAULT_SEED,
+    config: Config | None = None,
+    runtime: Runtime | None = None,
+    template: Path = TEMPLATE_DIR,
+) -> Results:
     """Grade `submission` and write `out/results.json`, `out/report.md` and the logs."""
     started = time.monotonic()
     submission = Path(submission)
@@ -41,29 +48,44 @@ def main(*, submission: Path, out: Path, seed: int = DEFAULT_SEED, config: Confi
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _grade(submission: Path, out: Path, seed: int, config: Config, runtime: Runtime,
-           template: Path, scratch: Path, started: float) -> Results:
+def _grade(
+    submission: Path,
+    out: Path,
+    seed: int,
+    config: Config,
+    runtime: Runtime,
+    template: Path,
+    scratch: Path,
+    started: float,
+) -> Results:
     limits = config.limits
     work = scratch / "submission"
-    flags = copy_submission(submission, work, template=template,
-                            max_file_bytes=limits.submission_file_kb * 1024)
+    flags = copy_submission(
+        submission, work, template=template, max_file_bytes=limits.submission_file_kb * 1024
+    )
     inputs = scratch / "inputs"
     module3.prepare_inputs(inputs / "module3", seed)
     drawn = module4.prepare_inputs(inputs / "module4", seed)
     common = {"work": work, "runtime_python": runtime.python, "limits": limits}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        m3_future = pool.submit(module3.run, inputs=inputs / "module3", home=scratch / "home3",
-                                **common)
-        m4_future = pool.submit(module4.run, inputs=inputs / "module4", home=scratch / "home4",
-                                **common)
+        m3_future = pool.submit(
+            module3.run, inputs=inputs / "module3", home=scratch / "home3", **common
+        )
+        m4_future = pool.submit(
+            module4.run, inputs=inputs / "module4", home=scratch / "home4", **common
+        )
         quiz = grade_quiz(work, max_bytes=limits.answers_yaml_kb * 1024)
         expected = module3.expectations(inputs / "module3")
         m3_levels, m3_flags, m3_log = m3_future.result()
         m3_checks = module3.checks(m3_levels, expected)
         m4_run = m4_future.result()
     results = build_results(
-        quiz=quiz, coding=m3_checks + module4.checks(drawn, m4_run),
-        flags=flags + m3_flags + m4_run.flags, config=config, seed=seed,
-        execution_time=time.monotonic() - started)
+        quiz=quiz,
+        coding=m3_checks + module4.checks(drawn, m4_run),
+        flags=flags + m3_flags + m4_run.flags,
+        config=config,
+        seed=seed,
+        execution_time=time.monotonic() - started,
+    )
     write_outputs(results, out, logs={"module3": m3_log, "module4": m4_run.log})
     return results

@@ -48,8 +48,9 @@ def prepare_inputs(inputs: Path, seed: int) -> None:
         generate(level, seed, inputs / f"level{level}")
 
 
-def run(*, work: Path, inputs: Path, runtime_python: Path, limits: Limits,
-        home: Path) -> tuple[dict[int, dict], list[Flag], str]:
+def run(
+    *, work: Path, inputs: Path, runtime_python: Path, limits: Limits, home: Path
+) -> tuple[dict[int, dict], list[Flag], str]:
     """Run the child, restarting after a level that hangs or dies. Returns messages by level."""
     by_level: dict[int, dict] = {}
     flags: list[Flag] = []
@@ -68,19 +69,33 @@ def run(*, work: Path, inputs: Path, runtime_python: Path, limits: Limits,
     return by_level, flags, "\n".join(logs)
 
 
-def _run_levels(work: Path, inputs: Path, python: Path, limits: Limits, home: Path,
-                levels: list[int]) -> ChildResult:
+def _run_levels(
+    work: Path, inputs: Path, python: Path, limits: Limits, home: Path, levels: list[int]
+) -> ChildResult:
     argv = [str(python), "-I", str(MODULE3_CHILD), str(work), str(inputs), *map(str, levels)]
-    return run_child(ChildSpec(argv=argv, cwd=work, home=home, limits=limits,
-                               timeout=limits.level_seconds, expected_messages=len(levels)))
+    return run_child(
+        ChildSpec(
+            argv=argv,
+            cwd=work,
+            home=home,
+            limits=limits,
+            timeout=limits.level_seconds,
+            expected_messages=len(levels),
+        )
+    )
 
 
 def _failure_flag(level: int, result: ChildResult, limits: Limits) -> Flag:
     if result.timed_out:
-        return Flag("timeout", f"module 3 level {level} did not finish within "
-                               f"{limits.level_seconds} s; it scores 0")
-    return Flag("error", f"module 3 level {level} stopped before it finished (the process "
-                         "exited or was killed); it scores 0")
+        return Flag(
+            "timeout",
+            f"module 3 level {level} did not finish within {limits.level_seconds} s; it scores 0",
+        )
+    return Flag(
+        "error",
+        f"module 3 level {level} stopped before it finished (the process "
+        "exited or was killed); it scores 0",
+    )
 
 
 def expectations(inputs: Path) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
@@ -89,8 +104,9 @@ def expectations(inputs: Path) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
     return {level: (frame, oracle.expected(level, frame)) for level, frame in frames.items()}
 
 
-def checks(by_level: dict[int, dict],
-           expected: dict[int, tuple[pd.DataFrame, pd.DataFrame]]) -> list[CheckDetail]:
+def checks(
+    by_level: dict[int, dict], expected: dict[int, tuple[pd.DataFrame, pd.DataFrame]]
+) -> list[CheckDetail]:
     """Compare each level's messages with the oracle: six checks per level."""
     details: list[CheckDetail] = []
     for level in LEVELS:
@@ -98,9 +114,15 @@ def checks(by_level: dict[int, dict],
         verdicts = _level_verdicts(by_level.get(level), frame, want)
         for key, title in CHECKS.items():
             reason = verdicts.get(key, "not reached")
-            details.append(CheckDetail(
-                CheckResult(f"module3.level{level}.{key}", f"module3.level{level}",
-                            _points(reason)), title, reason))
+            details.append(
+                CheckDetail(
+                    CheckResult(
+                        f"module3.level{level}.{key}", f"module3.level{level}", _points(reason)
+                    ),
+                    title,
+                    reason,
+                )
+            )
     return details
 
 
@@ -119,11 +141,14 @@ def _level_verdicts(message: dict | None, frame: pd.DataFrame, want: pd.DataFram
     verdicts["pickle"] = None
     names, rows = pre["names"], pre.get("values") or []
     try:
-        values = np.array([[np.nan if v is None else float(v) for v in r] for r in rows],
-                          dtype=float).reshape(len(rows), -1)
+        values = np.array(
+            [[np.nan if v is None else float(v) for v in r] for r in rows], dtype=float
+        ).reshape(len(rows), -1)
     except (TypeError, ValueError):
-        return verdicts | dict.fromkeys(("feature_names", "row_count", "values", "no_missing"),
-                                        "the output is not a numeric table")
+        return verdicts | dict.fromkeys(
+            ("feature_names", "row_count", "values", "no_missing"),
+            "the output is not a numeric table",
+        )
     verdicts.update(compare.compare_output(names, values, want))
     return verdicts
 

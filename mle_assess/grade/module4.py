@@ -34,8 +34,12 @@ def prepare_inputs(inputs: Path, seed: int) -> dict[int, list[Case]]:
     """Draw the cases; the child gets only the requests, never the expected answers."""
     params = json.loads(PARAMS.read_text(encoding="utf-8"))
     drawn = {level: cases(level, seed, params) for level in LEVELS}
-    requests = {str(level): [{"content_type": c.content_type, "body": c.body.decode("utf-8")}
-                             for c in drawn[level]] for level in LEVELS}
+    requests = {
+        str(level): [
+            {"content_type": c.content_type, "body": c.body.decode("utf-8")} for c in drawn[level]
+        ]
+        for level in LEVELS
+    }
     inputs.mkdir(parents=True, exist_ok=True)
     (inputs / "requests.json").write_text(json.dumps({"levels": requests}), encoding="utf-8")
     return drawn
@@ -48,18 +52,36 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(*, work: Path, inputs: Path, runtime_python: Path, limits: Limits,
-        home: Path) -> Module4Run:
+def run(
+    *, work: Path, inputs: Path, runtime_python: Path, limits: Limits, home: Path
+) -> Module4Run:
     """Start the app in the child and collect every level's responses."""
-    argv = [str(runtime_python), "-I", str(MODULE4_CHILD), str(work),
-            str(inputs / "requests.json"), str(free_port()), str(limits.app_startup_seconds),
-            str(limits.request_seconds)]
-    result = run_child(ChildSpec(
-        argv=argv, cwd=work, home=home, limits=limits, expected_messages=1 + len(LEVELS),
-        timeout=max(limits.level_seconds, limits.app_startup_seconds + 5)))
+    argv = [
+        str(runtime_python),
+        "-I",
+        str(MODULE4_CHILD),
+        str(work),
+        str(inputs / "requests.json"),
+        str(free_port()),
+        str(limits.app_startup_seconds),
+        str(limits.request_seconds),
+    ]
+    result = run_child(
+        ChildSpec(
+            argv=argv,
+            cwd=work,
+            home=home,
+            limits=limits,
+            expected_messages=1 + len(LEVELS),
+            timeout=max(limits.level_seconds, limits.app_startup_seconds + 5),
+        )
+    )
     first = result.messages[0] if result.messages else {}
-    responses = {m["level"]: m.get("responses", []) for m in result.messages[1:]
-                 if isinstance(m.get("level"), int)}
+    responses = {
+        m["level"]: m.get("responses", [])
+        for m in result.messages[1:]
+        if isinstance(m.get("level"), int)
+    }
     flags = []
     if not first.get("started"):
         reason = str(first.get("reason", "the app could not be started"))
@@ -67,8 +89,12 @@ def run(*, work: Path, inputs: Path, runtime_python: Path, limits: Limits,
         flags.append(Flag(kind, f"module 4: {reason}; its checks score 0"))
     elif result.timed_out:
         missing = [lv for lv in LEVELS if lv not in responses]
-        flags.append(Flag("timeout", f"module 4 level {missing[0]} did not finish within "
-                                     f"{limits.level_seconds} s"))
+        flags.append(
+            Flag(
+                "timeout",
+                f"module 4 level {missing[0]} did not finish within {limits.level_seconds} s",
+            )
+        )
     return Module4Run(bool(first.get("started")), responses, flags, result.log)
 
 
@@ -79,9 +105,17 @@ def checks(drawn: dict[int, list[Case]], run_: Module4Run) -> list[CheckDetail]:
         got = run_.responses.get(level, [])
         for i, case in enumerate(drawn[level]):
             reason = verdict(case, got[i] if i < len(got) else None)
-            details.append(CheckDetail(
-                CheckResult(f"module4.level{level}.{i + 1:02d}", f"module4.level{level}",
-                            Fraction(int(reason is None))), case.name, reason))
+            details.append(
+                CheckDetail(
+                    CheckResult(
+                        f"module4.level{level}.{i + 1:02d}",
+                        f"module4.level{level}",
+                        Fraction(int(reason is None)),
+                    ),
+                    case.name,
+                    reason,
+                )
+            )
     return details
 
 

@@ -44,8 +44,10 @@ class Results:
     def summary(self) -> str:
         units = " ".join(f"{u}={_num(s.score)}/{s.max_score}" for u, s in self.score.units.items())
         flags = len(self.data["extra_data"]["flags"])
-        return (f"scaled {self.score.scaled} | {units} | flags {flags} | "
-                f"{self.data['execution_time']:.1f} s")
+        return (
+            f"scaled {self.score.scaled} | {units} | flags {flags} | "
+            f"{self.data['execution_time']:.1f} s"
+        )
 
 
 def grader_commit() -> str:
@@ -53,15 +55,26 @@ def grader_commit() -> str:
     if os.environ.get("MLE_ASSESS_GRADER_COMMIT"):
         return os.environ["MLE_ASSESS_GRADER_COMMIT"]
     try:
-        proc = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
+        proc = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
 
 
-def build_results(*, quiz: QuizOutcome, coding: list[CheckDetail], flags: list[Flag],
-                  config: Config, seed: int, execution_time: float) -> Results:
+def build_results(
+    *,
+    quiz: QuizOutcome,
+    coding: list[CheckDetail],
+    flags: list[Flag],
+    config: Config,
+    seed: int,
+    execution_time: float,
+) -> Results:
     """Score every check and assemble the Gradescope-shaped results."""
     checks = quiz.checks() + [d.check for d in coding]
     total = score(checks, config)
@@ -73,8 +86,9 @@ def build_results(*, quiz: QuizOutcome, coding: list[CheckDetail], flags: list[F
         "tests": _quiz_tests(quiz) + _coding_tests(coding),
         "extra_data": {
             "scaled_score": total.scaled,
-            "modules": {m: _pair(total.module(m)) for m in
-                        ("module1", "module2", "module3", "module4")},
+            "modules": {
+                m: _pair(total.module(m)) for m in ("module1", "module2", "module3", "module4")
+            },
             "levels": {u: _pair(total.units[u]) for u in CODING_UNITS},
             "flags": flag_dicts,
             "isolation": ISOLATION,
@@ -82,8 +96,10 @@ def build_results(*, quiz: QuizOutcome, coding: list[CheckDetail], flags: list[F
             "grader_commit": grader_commit(),
             "variant": VARIANT,
             "seed": seed,
-            "quiz": {"format_valid": quiz.readable and not quiz.problems,
-                     "answered": {m: quiz.answered(m) for m in ("module1", "module2")}},
+            "quiz": {
+                "format_valid": quiz.readable and not quiz.problems,
+                "answered": {m: quiz.answered(m) for m in ("module1", "module2")},
+            },
         },
     }
     return Results(data, reviewer_report(data, quiz, coding), total)
@@ -108,34 +124,57 @@ def _pair(unit) -> dict:
 
 
 def _quiz_tests(quiz: QuizOutcome) -> list[dict]:
-    return [{"name": r.qid, "number": r.qid, "score": _num(r.points), "max_score": 1,
-             "status": "passed" if r.points == 1 else "failed",
-             "visibility": "after_due_date", "tags": [r.qid.split(".")[0]]}
-            for r in quiz.results]
+    return [
+        {
+            "name": r.qid,
+            "number": r.qid,
+            "score": _num(r.points),
+            "max_score": 1,
+            "status": "passed" if r.points == 1 else "failed",
+            "visibility": "after_due_date",
+            "tags": [r.qid.split(".")[0]],
+        }
+        for r in quiz.results
+    ]
 
 
 def _coding_tests(coding: list[CheckDetail]) -> list[dict]:
-    return [{"name": d.title, "number": d.check.name, "score": _num(d.check.points),
-             "max_score": d.check.max_points,
-             "status": "passed" if d.check.passed else "failed", "visibility": "visible",
-             "tags": d.check.unit.split(".")} for d in coding]
+    return [
+        {
+            "name": d.title,
+            "number": d.check.name,
+            "score": _num(d.check.points),
+            "max_score": d.check.max_points,
+            "status": "passed" if d.check.passed else "failed",
+            "visibility": "visible",
+            "tags": d.check.unit.split("."),
+        }
+        for d in coding
+    ]
 
 
 def candidate_output(quiz: QuizOutcome, coding: list[CheckDetail], flags: list[dict]) -> str:
     """The candidate-facing Markdown, under the feedback policy (before the deadline)."""
     lines = ["## MLE Assess: checks on this push", "", "### Quiz (modules 1 and 2)"]
-    lines.append("answers.yaml: format valid." if quiz.readable and not quiz.problems
-                 else "answers.yaml: the format needs fixing:")
+    lines.append(
+        "answers.yaml: format valid."
+        if quiz.readable and not quiz.problems
+        else "answers.yaml: the format needs fixing:"
+    )
     lines += [f"- {p}" for p in quiz.problems]
-    lines += [f"- {m}: {quiz.answered(m)} of {quiz.total(m)} answered"
-              for m in ("module1", "module2")]
+    lines += [
+        f"- {m}: {quiz.answered(m)} of {quiz.total(m)} answered" for m in ("module1", "module2")
+    ]
     for unit in CODING_UNITS:
         unit_checks = [d for d in coding if d.check.unit == unit]
         passed = sum(d.check.passed for d in unit_checks)
         module, level = unit.split(".")
-        lines += ["", f"### {module.replace('module', 'Module ')}, "
-                      f"{level.replace('level', 'level ')}: "
-                      f"{passed} of {len(unit_checks)} checks passed"]
+        lines += [
+            "",
+            f"### {module.replace('module', 'Module ')}, "
+            f"{level.replace('level', 'level ')}: "
+            f"{passed} of {len(unit_checks)} checks passed",
+        ]
         lines += [f"- failing: {d.title}" for d in unit_checks if not d.check.passed]
     if flags:
         lines += ["", "### Flags"] + [f"- `{f['kind']}`: {f['detail']}" for f in flags]
@@ -146,28 +185,51 @@ def candidate_output(quiz: QuizOutcome, coding: list[CheckDetail], flags: list[d
 def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) -> str:
     """The reviewer's Markdown report: score, breakdown, every question and check, flags."""
     extra = data["extra_data"]
-    lines = [f"# Grading report: scaled score {extra['scaled_score']} (200-600)", "",
-             "| unit | score | max |", "| --- | --- | --- |"]
+    lines = [
+        f"# Grading report: scaled score {extra['scaled_score']} (200-600)",
+        "",
+        "| unit | score | max |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| {m} | {v['score']} | {v['max_score']} |" for m, v in extra["modules"].items()]
     lines += [f"| {u} | {v['score']} | {v['max_score']} |" for u, v in extra["levels"].items()]
-    lines += ["", "## Quiz", "", "| question | points | key | explanation |",
-              "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## Quiz",
+        "",
+        "| question | points | key | explanation |",
+        "| --- | --- | --- | --- |",
+    ]
     for r in quiz.results:
         key = quiz.keys[r.qid]
         shown = ", ".join(key.correct) if key.correct else _num(key.answer or 0)
         lines.append(f"| {r.qid} | {_num(r.points)} | {shown} | {key.explanation} |")
     lines += [f"- format: {p}" for p in quiz.problems]
-    lines += ["", "## Coding checks", "", "| check | result | why it failed |",
-              "| --- | --- | --- |"]
-    lines += [f"| {d.check.name}: {d.title} | {'pass' if d.check.passed else 'FAIL'} | "
-              f"{d.reason or ''} |" for d in coding]
-    lines += ["", "## Flags", ""] + ([f"- {f['kind']}: {f['detail']}" for f in extra["flags"]]
-                                    or ["none"])
-    lines += ["", "## Provenance", "", f"- isolation: {extra['isolation']}",
-              f"- assessment version {extra['assessment_version']}, grader commit "
-              f"{extra['grader_commit']}, variant {extra['variant']}, seed {extra['seed']}",
-              f"- execution time {data['execution_time']} s", "",
-              "Candidate output is kept in logs/ beside this report, for reviewers only."]
+    lines += [
+        "",
+        "## Coding checks",
+        "",
+        "| check | result | why it failed |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {d.check.name}: {d.title} | {'pass' if d.check.passed else 'FAIL'} | {d.reason or ''} |"
+        for d in coding
+    ]
+    lines += ["", "## Flags", ""] + (
+        [f"- {f['kind']}: {f['detail']}" for f in extra["flags"]] or ["none"]
+    )
+    lines += [
+        "",
+        "## Provenance",
+        "",
+        f"- isolation: {extra['isolation']}",
+        f"- assessment version {extra['assessment_version']}, grader commit "
+        f"{extra['grader_commit']}, variant {extra['variant']}, seed {extra['seed']}",
+        f"- execution time {data['execution_time']} s",
+        "",
+        "Candidate output is kept in logs/ beside this report, for reviewers only.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -180,8 +242,7 @@ def write_outputs(results: Results, out: Path, *, logs: dict[str, str]) -> None:
     """Write results.json (validated first), report.md and the reviewer-only logs."""
     validate(results.data)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results.data, indent=2) + "\n",
-                                      encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(results.data, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(results.report, encoding="utf-8")
     for name, text in logs.items():
         (out / "logs" / f"{name}.log").write_text(text, encoding="utf-8")

@@ -14,8 +14,16 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-PROTECTED = ("README.md", "QUIZ.md", "data/", "model/", "requirements.txt", "tests/",
-             "check.py", ".github/workflows/check.yml")
+PROTECTED = (
+    "README.md",
+    "QUIZ.md",
+    "data/",
+    "model/",
+    "requirements.txt",
+    "tests/",
+    "check.py",
+    ".github/workflows/check.yml",
+)
 SKIPPED_DIRS = {".git"}
 MAX_FILES = 2000
 
@@ -90,8 +98,9 @@ def restore_protected(work: Path, template: Path) -> list[Flag]:
         if ours.is_file() and filecmp.cmp(entry.path, ours, shallow=False):
             continue
         what = "changed" if ours.exists() or ours.is_symlink() else "missing"
-        flags.append(Flag("protected_file_changed",
-                          f"{relative} was {what}; the template's copy was used"))
+        flags.append(
+            Flag("protected_file_changed", f"{relative} was {what}; the template's copy was used")
+        )
         ours.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(entry.path, ours)
     return flags

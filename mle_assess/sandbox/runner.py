@@ -60,16 +60,26 @@ def run_child(spec: ChildSpec) -> ChildResult:
     """Run the child to completion or to its deadline; never raises for the child's sake."""
     started = time.monotonic()
     proc = subprocess.Popen(
-        _with_limits(spec), cwd=spec.cwd, env=_scrubbed_env(spec),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        _with_limits(spec),
+        cwd=spec.cwd,
+        env=_scrubbed_env(spec),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:
         messages, log, timed_out, malformed = _collect(proc, spec)
     finally:
         _kill_group(proc)
-    return ChildResult(messages, log.decode("utf-8", "replace"), timed_out, proc.returncode,
-                       round(time.monotonic() - started, 3), malformed=malformed)
+    return ChildResult(
+        messages,
+        log.decode("utf-8", "replace"),
+        timed_out,
+        proc.returncode,
+        round(time.monotonic() - started, 3),
+        malformed=malformed,
+    )
 
 
 def _collect(proc: subprocess.Popen, spec: ChildSpec) -> tuple[list[dict], bytes, bool, bool]:
@@ -135,9 +145,16 @@ def _with_limits(spec: ChildSpec) -> list[str]:
         return spec.argv
     lim = spec.limits
     cpu = int(spec.timeout * spec.expected_messages) + 5
-    return [prlimit, f"--as={lim.memory_mb * 1024 * 1024}", f"--cpu={cpu}",
-            f"--fsize={lim.file_size_mb * 1024 * 1024}", f"--nofile={lim.open_files}",
-            "--core=0", "--", *spec.argv]
+    return [
+        prlimit,
+        f"--as={lim.memory_mb * 1024 * 1024}",
+        f"--cpu={cpu}",
+        f"--fsize={lim.file_size_mb * 1024 * 1024}",
+        f"--nofile={lim.open_files}",
+        "--core=0",
+        "--",
+        *spec.argv,
+    ]
 
 
 def _scrubbed_env(spec: ChildSpec) -> dict[str, str]:
@@ -145,11 +162,18 @@ def _scrubbed_env(spec: ChildSpec) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
     tmp = spec.home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env.update({
-        "PATH": f"{Path(spec.argv[0]).parent}:/usr/bin:/bin",
-        "HOME": str(spec.home), "TMPDIR": str(tmp), "LANG": env.get("LANG", "C.UTF-8"),
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    })
+    env.update(
+        {
+            "PATH": f"{Path(spec.argv[0]).parent}:/usr/bin:/bin",
+            "HOME": str(spec.home),
+            "TMPDIR": str(tmp),
+            "LANG": env.get("LANG", "C.UTF-8"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
     env.update(spec.env)
     return env
