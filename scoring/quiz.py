@@ -177,7 +177,7 @@ def _number(key: QuestionKey, raw: object) -> Fraction:
     try:
         value = Fraction(raw.strip())
     except (ValueError, ZeroDivisionError):
-        raise _FormatError("expected a number, for example 0.25") from None
+        raise _FormatError("expected a plain number, for example 12 or 1.5") from None
     assert key.answer is not None
     return Fraction(int(abs(value - key.answer) <= key.tolerance))
 
