@@ -24,6 +24,7 @@ class QuizOutcome:
     problems: list[str]
     keys: dict[str, QuestionKey]
     readable: bool
+    answers: dict[str, object]
 
     def checks(self) -> list[CheckResult]:
         return [CheckResult(r.qid, r.qid.split(".")[0], r.points) for r in self.results]
@@ -43,4 +44,4 @@ def grade_quiz(work: Path, *, max_bytes: int) -> QuizOutcome:
     parsed = parse_answers(raw, list(keys), max_bytes=max_bytes)
     results = [grade_question(key, parsed.answers.get(qid)) for qid, key in keys.items()]
     problems = list(parsed.problems) + [r.problem for r in results if r.problem]
-    return QuizOutcome(results, problems, keys, parsed.readable)
+    return QuizOutcome(results, problems, keys, parsed.readable, parsed.answers)

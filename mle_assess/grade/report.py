@@ -197,13 +197,16 @@ def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) ->
         "",
         "## Quiz",
         "",
-        "| question | points | key | explanation |",
-        "| --- | --- | --- | --- |",
+        "| question | answer | points | key | explanation |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in quiz.results:
         key = quiz.keys[r.qid]
-        shown = ", ".join(key.correct) if key.correct else _num(key.answer or 0)
-        lines.append(f"| {r.qid} | {_num(r.points)} | {shown} | {key.explanation} |")
+        answer = _cell(quiz.answers.get(r.qid, ""))
+        lines.append(
+            f"| {r.qid} | {answer} | {_num(r.points)} | {_cell(_key_text(key))} | "
+            f"{_cell(key.explanation, 1000)} |"
+        )
     lines += [f"- format: {p}" for p in quiz.problems]
     lines += [
         "",
@@ -231,6 +234,21 @@ def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) ->
         "Candidate output is kept in logs/ beside this report, for reviewers only.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _key_text(key) -> str:
+    if key.correct:
+        return ", ".join(key.correct)
+    if key.accepted:
+        return " / ".join(key.accepted)
+    return f"{_num(key.answer or 0)} ± {_num(key.tolerance)}"
+
+
+def _cell(value: object, limit: int = 40) -> str:
+    """A value as one Markdown table cell: one line, pipes escaped, bounded length."""
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(data: dict) -> None:
