@@ -392,3 +392,22 @@ def test_compare_loaded_catches_each_kind_of_difference(level2_frame: pd.DataFra
     assert compare.compare_loaded(gap, want) == "values differ in column reason"
     extra = want.assign(extra=1)
     assert compare.compare_loaded(extra, want) == "there are unexpected extra columns"
+
+
+def test_the_oracle_imports_no_scikit_learn() -> None:
+    """Two independent implementations: the oracle must not share scikit-learn with the
+    reference it checks."""
+    import ast
+
+    tree = ast.parse((MODULE3 / "oracle.py").read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    } | {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "sklearn" not in imported and imported <= {"pandas", "numpy", "pathlib", "__future__"}
