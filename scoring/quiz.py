@@ -7,12 +7,15 @@ they never quote the candidate's text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import yaml
 
 QUIZ_MODULES = ("module1", "module2")
+# A plain decimal with an optional small exponent: `Fraction("1e2000000000")` would hang.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})([eE][+-]?\d{1,2})?")
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,8 @@ def _single(key: QuestionKey, raw: object) -> Fraction:
 
 
 def _number(key: QuestionKey, raw: object) -> Fraction:
-    if not isinstance(raw, str):
-        raise _FormatError("expected a number")
+    if not isinstance(raw, str) or not _PLAIN_NUMBER.fullmatch(raw.strip()):
+        raise _FormatError("expected a plain number, for example 12 or 1.5")
     try:
         value = Fraction(raw.strip())
     except (ValueError, ZeroDivisionError):

@@ -120,3 +120,12 @@ def test_key_files_load_into_keys():
         if key.type in {"select_all", "single"}:
             assert set(key.correct) <= set(key.options)
             assert key.type == "single" or set(key.options) - set(key.correct)
+
+
+def test_a_huge_exponent_is_refused_at_once():
+    import time
+
+    started = time.monotonic()
+    result = grade_question(NUMBER, "1e2000000000")
+    assert time.monotonic() - started < 0.5
+    assert result.points == 0 and result.problem

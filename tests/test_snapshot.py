@@ -87,3 +87,38 @@ def test_paths_in_messages_cannot_carry_markup_or_workflow_commands():
     assert "::" not in safe_path("::warning::x.py")
     assert "\n" not in safe_path("a\nb.py")
     assert len(safe_path("x" * 500)) == 120
+
+
+def test_a_folder_where_a_protected_file_belongs_is_replaced(template_copy, tmp_path):
+    (template_copy / "README.md").unlink()
+    (template_copy / "README.md").mkdir()
+    (template_copy / "README.md" / "x.txt").write_text("x")
+    import shutil
+
+    shutil.rmtree(template_copy / "data")
+    (template_copy / "data").write_text("not a folder")
+    dest, flags = _copy(template_copy, tmp_path)
+    assert {f.kind for f in flags} == {"protected_file_changed"}
+    assert (dest / "README.md").read_bytes() == (TEMPLATE_DIR / "README.md").read_bytes()
+    assert (dest / "data" / "level1").is_dir()
+
+
+def test_deep_nesting_is_refused_not_a_crash(template_copy, tmp_path):
+    deep = template_copy
+    for _ in range(60):
+        deep = deep / "a"
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("x")
+    dest, flags = _copy(template_copy, tmp_path)
+    assert [f.kind for f in flags] == ["rejected_file"]
+    assert "only regular files" in flags[0].detail
+
+
+def test_refusal_flags_are_capped(template_copy, tmp_path):
+    junk = template_copy / "junk"
+    junk.mkdir()
+    for i in range(50):
+        os.symlink("/etc/passwd", junk / f"link{i:02d}")
+    _, flags = _copy(template_copy, tmp_path)
+    assert len(flags) == 21
+    assert flags[-1].detail == "and 30 more files were refused"

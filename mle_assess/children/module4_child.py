@@ -6,18 +6,16 @@ REQUESTS_JSON holds {"levels": {"1": [request, ...], "2": [...]}}, each request 
 {"content_type": str | null, "body": str}. The app is started once, as
 `python3 app.py --port PORT`, and answers every level. Messages, one per line:
 
-    {"started": true | false, "reason": "..."}
+    {"started": true | false, "reason": "listening" | "missing" | "exited" | "no_listen"}
     {"level": N, "responses": [{"status": int, "content_type": str, "body": str}
                                | {"error": "timeout" | "connection"}, ...]}
 
 Standalone: it imports only the standard library.
 """
 
-import contextlib
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -54,20 +52,20 @@ def start_app(submission, port):
     app = os.path.join(submission, "app.py")
     if not os.path.isfile(app):
         return None
+    # Same process group as this child, so the runner's group kill ends the app too.
     return subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port)],
         cwd=submission,
         stdin=subprocess.DEVNULL,
         stdout=sys.stderr,
         stderr=sys.stderr,
-        start_new_session=True,
     )
 
 
 def wait_for_port(app, port, startup):
     """The first host (127.0.0.1, then ::1) that accepts a connection, or None and why."""
     if app is None:
-        return None, "app.py is missing"
+        return None, "missing"
     deadline = time.monotonic() + startup
     while time.monotonic() < deadline:
         for host, family in (("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)):
@@ -79,9 +77,9 @@ def wait_for_port(app, port, startup):
             except OSError:
                 pass
         if app.poll() is not None:
-            return None, "app.py exited before it started listening"
+            return None, "exited"
         time.sleep(0.05)
-    return None, f"app.py did not listen on port {port} within {startup:g} s"
+    return None, "no_listen"
 
 
 def ask(host, port, request, timeout):
@@ -108,8 +106,7 @@ def ask(host, port, request, timeout):
 def stop(app):
     if app is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(app.pid, signal.SIGKILL)
+    app.kill()
     app.wait()
 
 

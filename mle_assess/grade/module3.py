@@ -111,7 +111,10 @@ def checks(
     details: list[CheckDetail] = []
     for level in LEVELS:
         frame, want = expected[level]
-        verdicts = _level_verdicts(by_level.get(level), frame, want)
+        try:
+            verdicts = _level_verdicts(by_level.get(level), frame, want)
+        except Exception:  # noqa: BLE001 - a message of the wrong shape fails the level
+            verdicts = dict.fromkeys(CHECKS, "the child's answer was not in the expected form")
         for key, title in CHECKS.items():
             reason = verdicts.get(key, "not reached")
             details.append(
@@ -134,9 +137,11 @@ def _level_verdicts(message: dict | None, frame: pd.DataFrame, want: pd.DataFram
     if message is None:
         return {}
     verdicts: dict[str, str | None] = {"load": _load_verdict(message.get("load"), frame)}
-    pre = message.get("preprocess") or {}
-    if "error" in pre or not isinstance(pre.get("names"), list):
-        verdicts["pickle"] = str(pre.get("error", "no output"))
+    pre = message.get("preprocess")
+    if not isinstance(pre, dict) or "error" in pre or not isinstance(pre.get("names"), list):
+        verdicts["pickle"] = str(
+            pre.get("error", "no output") if isinstance(pre, dict) else "no output"
+        )
         return verdicts
     verdicts["pickle"] = None
     names, rows = pre["names"], pre.get("values") or []

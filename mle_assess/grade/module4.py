@@ -4,6 +4,7 @@ and compare the responses here with the expected status, JSON body and content t
 from __future__ import annotations
 
 import json
+import math
 import socket
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +18,13 @@ from mle_assess.sandbox import ChildSpec, run_child
 from scoring import CheckResult, Limits
 
 LEVELS = (1, 2)
+# The child reports why the app did not start as a code; the text shown is always ours.
+START_FAILURES = {
+    "missing": ("error", "app.py is missing"),
+    "exited": ("error", "app.py exited before it started listening"),
+    "no_listen": ("timeout", "app.py did not listen on its port within {startup} s"),
+    "unknown": ("error", "the app could not be started"),
+}
 PARAMS = Path(__file__).resolve().parents[2] / "hidden_tests" / "module4" / "model_params.json"
 
 
@@ -76,26 +84,29 @@ def run(
             timeout=max(limits.level_seconds, limits.app_startup_seconds + 5),
         )
     )
-    first = result.messages[0] if result.messages else {}
+    first = next((m for m in result.messages if "started" in m), {})
     responses = {
-        m["level"]: m.get("responses", [])
-        for m in result.messages[1:]
-        if isinstance(m.get("level"), int)
+        m["level"]: m["responses"]
+        for m in result.messages
+        if m.get("level") in LEVELS and isinstance(m.get("responses"), list)
     }
+    started = first.get("started") is True
     flags = []
-    if not first.get("started"):
-        reason = str(first.get("reason", "the app could not be started"))
-        kind = "timeout" if "within" in reason or result.timed_out else "error"
-        flags.append(Flag(kind, f"module 4: {reason}; its checks score 0"))
+    if not started:
+        kind, text = START_FAILURES.get(str(first.get("reason")), START_FAILURES["unknown"])
+        if result.timed_out:
+            kind = "timeout"
+        text = text.format(startup=limits.app_startup_seconds)
+        flags.append(Flag(kind, f"module 4: {text}; its checks score 0"))
     elif result.timed_out:
-        missing = [lv for lv in LEVELS if lv not in responses]
+        missing = [lv for lv in LEVELS if lv not in responses] or [LEVELS[-1]]
         flags.append(
             Flag(
                 "timeout",
                 f"module 4 level {missing[0]} did not finish within {limits.level_seconds} s",
             )
         )
-    return Module4Run(bool(first.get("started")), responses, flags, result.log)
+    return Module4Run(started, responses, flags, result.log)
 
 
 def checks(drawn: dict[int, list[Case]], run_: Module4Run) -> list[CheckDetail]:
@@ -104,7 +115,10 @@ def checks(drawn: dict[int, list[Case]], run_: Module4Run) -> list[CheckDetail]:
     for level in LEVELS:
         got = run_.responses.get(level, [])
         for i, case in enumerate(drawn[level]):
-            reason = verdict(case, got[i] if i < len(got) else None)
+            try:
+                reason = verdict(case, got[i] if i < len(got) else None)
+            except Exception:  # noqa: BLE001 - an answer of the wrong shape fails its check
+                reason = "the child's answer was not in the expected form"
             details.append(
                 CheckDetail(
                     CheckResult(
@@ -121,22 +135,26 @@ def checks(drawn: dict[int, list[Case]], run_: Module4Run) -> list[CheckDetail]:
 
 def verdict(case: Case, response: dict | None) -> str | None:
     """None when the response is right; else a reviewer-facing reason."""
-    if not response:
+    if not isinstance(response, dict) or not response:
         return "no response"
-    if "error" in response:
-        return f"no response ({response['error']})"
+    if "error" in response or not isinstance(response.get("status"), int):
+        return "no response (timeout or connection failure)"
     problems = []
     if response.get("status") != case.status:
         problems.append(f"status {response.get('status')} (expected {case.status})")
-    if response.get("content_type", "").split(";")[0].strip().lower() != "application/json":
+    if str(response.get("content_type", "")).split(";")[0].strip().lower() != "application/json":
         problems.append("content type is not application/json")
     try:
-        body = json.loads(response.get("body", ""))
-    except ValueError:
+        body = json.loads(str(response.get("body", "")), parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         body = None
     if not body_matches(body, case.expected):
         problems.append("body differs from the expected JSON")
     return "; ".join(problems) or None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def body_matches(got: object, want: dict) -> bool:
@@ -149,7 +167,7 @@ def body_matches(got: object, want: dict) -> bool:
         if isinstance(expected, (int, float)) and not isinstance(expected, bool):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return False
-            if abs(value - expected) > 1e-9:
+            if not math.isfinite(value) or abs(value - expected) > 1e-9:
                 return False
         elif value != expected or type(value) is not type(expected):
             return False

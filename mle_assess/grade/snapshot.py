@@ -26,6 +26,8 @@ PROTECTED = (
 )
 SKIPPED_DIRS = {".git"}
 MAX_FILES = 2000
+MAX_DEPTH = 32
+MAX_REJECTED_FLAGS = 20
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Flag:
 
 def safe_path(relative: str) -> str:
     """A path as it may appear in a message: printable, no markup, bounded length."""
-    cleaned = "".join(c if c.isprintable() and c not in "`<>|*_[]\\:" else "?" for c in relative)
+    cleaned = "".join(c if c.isprintable() and c not in "`<>|*[]\\:@#" else "?" for c in relative)
     return cleaned if len(cleaned) <= 120 else cleaned[:117] + "..."
 
 
@@ -50,19 +52,24 @@ def copy_submission(source: Path, dest: Path, *, template: Path, max_file_bytes:
     """Copy `source` into the new folder `dest`; return the flags raised while copying."""
     dest.mkdir(parents=True)
     flags: list[Flag] = []
-    count = 0
+    count = rejected = 0
     for relative, entry in _walk(source):
         info = entry.stat(follow_symlinks=False)
         problem = _refusal(info, max_file_bytes)
         if problem is None and count >= MAX_FILES:
             problem = f"the submission holds more than {MAX_FILES} files"
         if problem:
-            flags.append(Flag("rejected_file", f"{safe_path(relative)}: {problem}"))
+            rejected += 1
+            if rejected <= MAX_REJECTED_FLAGS:
+                flags.append(Flag("rejected_file", f"{safe_path(relative)}: {problem}"))
             continue
         count += 1
         target = dest / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(entry.path, target, follow_symlinks=False)
+    if rejected > MAX_REJECTED_FLAGS:
+        more = rejected - MAX_REJECTED_FLAGS
+        flags.append(Flag("rejected_file", f"and {more} more files were refused"))
     return flags + restore_protected(dest, template)
 
 
@@ -76,16 +83,35 @@ def _refusal(info: os.stat_result, max_file_bytes: int) -> str | None:
     return None
 
 
-def _walk(root: Path, prefix: str = ""):
-    """Yield (relative path, DirEntry) for every non-directory, never following links."""
+def _walk(root: Path, prefix: str = "", depth: int = 0):
+    """Yield (relative path, DirEntry) for every non-directory, never following links.
+
+    Folders nested deeper than MAX_DEPTH are not entered; the folder itself is yielded so that
+    it is refused like any other file that is not a regular file.
+    """
     with os.scandir(root) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             relative = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIPPED_DIRS or prefix:
-                    yield from _walk(Path(entry.path), relative + "/")
+                if entry.name in SKIPPED_DIRS and not prefix:
+                    continue
+                if depth >= MAX_DEPTH:
+                    yield relative, entry
+                else:
+                    yield from _walk(Path(entry.path), relative + "/", depth + 1)
             else:
                 yield relative, entry
+
+
+def _clear_way(work: Path, target: Path) -> None:
+    """Remove whatever stands where the template's file must go: a folder in its place, or a
+    file where one of its parent folders belongs."""
+    for parent in reversed(target.relative_to(work).parents[:-1]):
+        if (work / parent).exists() and not (work / parent).is_dir():
+            (work / parent).unlink()
+    if target.is_dir():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
 
 
 def restore_protected(work: Path, template: Path) -> list[Flag]:
@@ -101,6 +127,6 @@ def restore_protected(work: Path, template: Path) -> list[Flag]:
         flags.append(
             Flag("protected_file_changed", f"{relative} was {what}; the template's copy was used")
         )
-        ours.parent.mkdir(parents=True, exist_ok=True)
+        _clear_way(work, ours)
         shutil.copyfile(entry.path, ours)
     return flags
