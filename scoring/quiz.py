@@ -13,7 +13,6 @@ from fractions import Fraction
 
 import yaml
 
-QUIZ_MODULES = ("module1", "module2")
 # A plain decimal with an optional small exponent: `Fraction("1e2000000000")` would hang.
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})([eE][+-]?\d{1,2})?")
 
