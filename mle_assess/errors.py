@@ -21,3 +21,8 @@ class SubmissionError(MleAssessError):
 
 class StorageError(MleAssessError):
     """The database cannot be reached or migrated."""
+
+
+class SandboxError(MleAssessError):
+    """The sandbox could not be set up: full isolation was required but is unavailable, or
+    the namespaces, mounts or sandbox users could not be made."""

@@ -25,6 +25,7 @@ class Limits:
     file_size_mb: int
     processes: int
     open_files: int
+    tmp_mb: int
     submission_file_kb: int
     answers_yaml_kb: int
     log_kb: int

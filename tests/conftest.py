@@ -4,6 +4,7 @@ validates every results.json it produces against the schema."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hidden_tests.solutions import SAMPLES, build_sample
-from mle_assess import TEMPLATE_DIR
+from mle_assess import TEMPLATE_DIR, sandbox
 from mle_assess import grade as grading
 from mle_assess.grade.report import Results, validate
 from mle_assess.runtime import Runtime, find
@@ -24,6 +25,18 @@ FAST_LIMITS = {"level_seconds": 12, "app_startup_seconds": 6}
 def runtime() -> Runtime:
     """The installed grading runtime; `make test` installs it first, so a miss is a failure."""
     return find()
+
+
+@pytest.fixture(scope="session")
+def full_isolation() -> str:
+    """Full isolation. As root it must work: the test fails rather than skips. Only without
+    root (a laptop) are the tests that need it skipped, saying so."""
+    if os.geteuid() != 0:
+        pytest.skip("full isolation needs root; run the suite as root (CI does)")
+    ok, why = sandbox.available()
+    if not ok:
+        pytest.fail(f"running as root, yet full isolation is unavailable: {why}")
+    return sandbox.FULL
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ LIMIT_ROWS = {
     "file_size_mb": ("file your code may write", "MB"),
     "processes": ("processes and threads", ""),
     "open_files": ("open files", ""),
+    "tmp_mb": ("temporary files", "MB"),
     "submission_file_kb": ("file taken from your repository", "KB"),
     "answers_yaml_kb": ("answers.yaml", "KB"),
     "log_kb": ("printed output", "KB"),

@@ -1,10 +1,12 @@
-"""Module 4 child: start the candidate's app, send it the requests, report the responses.
+"""Module 4 probe: wait for the candidate's app to listen, send it the requests, report back.
 
 Usage: python -I module4_child.py SUBMISSION_DIR REQUESTS_JSON PORT STARTUP_S REQUEST_S
 
-REQUESTS_JSON holds {"levels": {"1": [request, ...], "2": [...]}}, each request being
-{"content_type": str | null, "body": str}. The app is started once, as
-`python3 app.py --port PORT`, and answers every level. Messages, one per line:
+The runner starts the app first, as `python3 app.py --port PORT` under a user of its own, and
+gives this probe its pid in the environment variable MLE_ASSESS_COMPANION_PID. The probe runs
+under another user, so the app can neither trace it nor write its messages. REQUESTS_JSON holds
+{"levels": {"1": [request, ...], "2": [...]}}, each request being
+{"content_type": str | null, "body": str}. Messages, one per line:
 
     {"started": true | false, "reason": "listening" | "missing" | "exited" | "no_listen"}
     {"level": N, "responses": [{"status": int, "content_type": str, "body": str}
@@ -17,7 +19,6 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -25,22 +26,22 @@ MAX_BODY = 65536
 
 
 def main(argv):
-    """Start the app, wait for its port, then send each level's requests."""
+    """Wait for the app's port, then send each level's requests."""
     submission, requests_path, port = argv[1], argv[2], int(argv[3])
     startup, per_request = float(argv[4]), float(argv[5])
     with open(requests_path, encoding="utf-8") as handle:
         levels = json.load(handle)["levels"]
-    app = start_app(submission, port)
-    try:
-        host, reason = wait_for_port(app, port, startup)
-        send({"started": host is not None, "reason": reason})
-        if host is None:
-            return
-        for level in sorted(levels, key=int):
-            responses = [ask(host, port, r, per_request) for r in levels[level]]
-            send({"level": int(level), "responses": responses})
-    finally:
-        stop(app)
+    app = App(os.environ.get("MLE_ASSESS_COMPANION_PID"))
+    if not os.path.isfile(os.path.join(submission, "app.py")):
+        send({"started": False, "reason": "missing"})
+        return
+    host, reason = wait_for_port(app, port, startup)
+    send({"started": host is not None, "reason": reason})
+    if host is None:
+        return
+    for level in sorted(levels, key=int):
+        responses = [ask(host, port, r, per_request) for r in levels[level]]
+        send({"level": int(level), "responses": responses})
 
 
 def send(message):
@@ -48,24 +49,32 @@ def send(message):
     sys.stdout.flush()
 
 
-def start_app(submission, port):
-    app = os.path.join(submission, "app.py")
-    if not os.path.isfile(app):
-        return None
-    # Same process group as this child, so the runner's group kill ends the app too.
-    return subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port)],
-        cwd=submission,
-        stdin=subprocess.DEVNULL,
-        stdout=sys.stderr,
-        stderr=sys.stderr,
-    )
+class App:
+    """The app's process, watched from outside: it may run under another user."""
+
+    def __init__(self, pid):
+        self.pid = int(pid) if pid else None
+
+    def poll(self):
+        """None while the app runs; a non-None value once it has exited."""
+        if self.pid is None:
+            return 0
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return 0
+        except PermissionError:
+            return None  # alive, under another user
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as handle:
+                state = handle.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        return 0 if state in ("Z", "X") else None
 
 
 def wait_for_port(app, port, startup):
     """The first host (127.0.0.1, then ::1) that accepts a connection, or None and why."""
-    if app is None:
-        return None, "missing"
     deadline = time.monotonic() + startup
     while time.monotonic() < deadline:
         for host, family in (("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)):
@@ -101,13 +110,6 @@ def ask(host, port, request, timeout):
         return {"error": "connection"}
     finally:
         conn.close()
-
-
-def stop(app):
-    if app is None:
-        return
-    app.kill()
-    app.wait()
 
 
 if __name__ == "__main__":

@@ -49,15 +49,43 @@ def prepare_inputs(inputs: Path, seed: int) -> None:
 
 
 def run(
-    *, work: Path, inputs: Path, runtime_python: Path, limits: Limits, home: Path
-) -> tuple[dict[int, dict], list[Flag], str]:
-    """Run the child, restarting after a level that hangs or dies. Returns messages by level."""
+    *,
+    work: Path,
+    inputs: Path,
+    runtime_python: Path,
+    limits: Limits,
+    scratch: Path,
+    children: Path,
+    isolation: str,
+) -> tuple[dict[int, dict], list[Flag], str, str]:
+    """Run the child, restarting after a level that hangs or dies.
+
+    Returns the messages by level, the flags, the log, and how limits were enforced."""
     by_level: dict[int, dict] = {}
     flags: list[Flag] = []
     logs: list[str] = []
+    enforced = "rlimits"
     pending = list(LEVELS)
     while pending:
-        result = _run_levels(work, inputs, runtime_python, limits, home, pending)
+        spec = ChildSpec(
+            argv=[
+                str(runtime_python),
+                "-I",
+                f"{{bin}}/{MODULE3_CHILD.name}",
+                "{submission}",
+                "{inputs}",
+                *map(str, pending),
+            ],
+            views={"submission": work, "inputs": inputs, "bin": children},
+            cwd="{submission}",
+            scratch=scratch / f"child-{pending[0]}",
+            limits=limits,
+            timeout=limits.level_seconds,
+            isolation=isolation,
+            expected_messages=len(pending),
+        )
+        result = run_child(spec)
+        enforced = result.limits
         logs.append(result.log)
         for message in result.messages:
             if message.get("level") in pending and message["level"] not in by_level:
@@ -66,23 +94,7 @@ def run(
         if pending:
             flags.append(_failure_flag(pending[0], result, limits))
             pending = pending[1:]
-    return by_level, flags, "\n".join(logs)
-
-
-def _run_levels(
-    work: Path, inputs: Path, python: Path, limits: Limits, home: Path, levels: list[int]
-) -> ChildResult:
-    argv = [str(python), "-I", str(MODULE3_CHILD), str(work), str(inputs), *map(str, levels)]
-    return run_child(
-        ChildSpec(
-            argv=argv,
-            cwd=work,
-            home=home,
-            limits=limits,
-            timeout=limits.level_seconds,
-            expected_messages=len(levels),
-        )
-    )
+    return by_level, flags, "\n".join(logs), enforced
 
 
 def _failure_flag(level: int, result: ChildResult, limits: Limits) -> Flag:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -36,6 +35,7 @@ class Module4Run:
     responses: dict[int, list[dict]]
     flags: list[Flag]
     log: str
+    limits: str = "rlimits"
 
 
 def prepare_inputs(inputs: Path, seed: int) -> dict[int, list[Case]]:
@@ -53,37 +53,39 @@ def prepare_inputs(inputs: Path, seed: int) -> dict[int, list[Case]]:
     return drawn
 
 
-def free_port() -> int:
-    """A port free on loopback now (reduced isolation shares the host's network)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run(
-    *, work: Path, inputs: Path, runtime_python: Path, limits: Limits, home: Path
+    *,
+    work: Path,
+    inputs: Path,
+    runtime_python: Path,
+    limits: Limits,
+    scratch: Path,
+    children: Path,
+    isolation: str,
 ) -> Module4Run:
-    """Start the app in the child and collect every level's responses."""
-    argv = [
-        str(runtime_python),
-        "-I",
-        str(MODULE4_CHILD),
-        str(work),
-        str(inputs / "requests.json"),
-        str(free_port()),
-        str(limits.app_startup_seconds),
-        str(limits.request_seconds),
-    ]
-    result = run_child(
-        ChildSpec(
-            argv=argv,
-            cwd=work,
-            home=home,
-            limits=limits,
-            expected_messages=1 + len(LEVELS),
-            timeout=max(limits.level_seconds, limits.app_startup_seconds + 5),
-        )
+    """Start the app beside the probe and collect every level's responses."""
+    spec = ChildSpec(
+        argv=[
+            str(runtime_python),
+            "-I",
+            f"{{bin}}/{MODULE4_CHILD.name}",
+            "{submission}",
+            "{requests}/requests.json",
+            "{port}",
+            str(limits.app_startup_seconds),
+            str(limits.request_seconds),
+        ],
+        companion=[str(runtime_python), "app.py", "--port", "{port}"],
+        views={"submission": work, "requests": inputs, "bin": children},
+        private_views=frozenset({"requests"}),
+        cwd="{submission}",
+        scratch=scratch,
+        limits=limits,
+        isolation=isolation,
+        expected_messages=1 + len(LEVELS),
+        timeout=max(limits.level_seconds, limits.app_startup_seconds + 5),
     )
+    result = run_child(spec)
     first = next((m for m in result.messages if "started" in m), {})
     responses = {
         m["level"]: m["responses"]
@@ -106,7 +108,7 @@ def run(
                 f"module 4 level {missing[0]} did not finish within {limits.level_seconds} s",
             )
         )
-    return Module4Run(started, responses, flags, result.log)
+    return Module4Run(started, responses, flags, result.log, result.limits)
 
 
 def checks(drawn: dict[int, list[Case]], run_: Module4Run) -> list[CheckDetail]:

@@ -21,7 +21,6 @@ from mle_assess import PROJECT_ROOT, __version__
 from mle_assess.grade.module3 import CheckDetail
 from mle_assess.grade.quiz import QuizOutcome
 from mle_assess.grade.snapshot import Flag
-from mle_assess.sandbox.runner import ISOLATION
 from scoring import Config, Score, score
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "results.schema.json"
@@ -74,6 +73,8 @@ def build_results(
     config: Config,
     seed: int,
     execution_time: float,
+    isolation: str,
+    limits_enforced_by: str,
 ) -> Results:
     """Score every check and assemble the Gradescope-shaped results."""
     checks = quiz.checks() + [d.check for d in coding]
@@ -91,7 +92,8 @@ def build_results(
             },
             "levels": {u: _pair(total.units[u]) for u in CODING_UNITS},
             "flags": flag_dicts,
-            "isolation": ISOLATION,
+            "isolation": isolation,
+            "limits_enforced_by": limits_enforced_by,
             "assessment_version": __version__,
             "grader_commit": grader_commit(),
             "variant": VARIANT,
@@ -226,7 +228,7 @@ def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) ->
         "",
         "## Provenance",
         "",
-        f"- isolation: {extra['isolation']}",
+        f"- isolation: {extra['isolation']} (limits enforced by {extra['limits_enforced_by']})",
         f"- assessment version {extra['assessment_version']}, grader commit "
         f"{extra['grader_commit']}, variant {extra['variant']}, seed {extra['seed']}",
         f"- execution time {data['execution_time']} s",
