@@ -8,10 +8,11 @@ import click
 
 from mle_assess import __version__
 from mle_assess.errors import MleAssessError
+from mle_assess.logsafe import for_log
 
 
 def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+    return click.ClickException(for_log(str(exc)))
 
 
 @click.group()
@@ -42,7 +43,21 @@ def main() -> None:
     default=None,
     help="Scoring config file (weights and limits).",
 )
-def grade(submission_dir: Path, out: Path, seed: int | None, config_path: Path | None) -> None:
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "full", "reduced"]),
+    default="auto",
+    show_default=True,
+    help="Sandbox for candidate code: full needs root (use it for official grades); auto "
+    "falls back to reduced without root.",
+)
+def grade(
+    submission_dir: Path,
+    out: Path,
+    seed: int | None,
+    config_path: Path | None,
+    isolation: str,
+) -> None:
     """Grade one submission folder and write DIR/results.json and DIR/report.md.
 
     Exits 0 whenever grading finished, whatever the score; non-zero only when the grader
@@ -54,11 +69,19 @@ def grade(submission_dir: Path, out: Path, seed: int | None, config_path: Path |
     kwargs = {} if seed is None else {"seed": seed}
     try:
         config = load_config(config_path)
-        results = grading.main(submission=submission_dir, out=out, config=config, **kwargs)
+        results = grading.main(
+            submission=submission_dir, out=out, config=config, isolation=isolation, **kwargs
+        )
     except (MleAssessError, ConfigError) as exc:
         raise _fail(exc) from exc
-    click.echo(results.summary())
-    click.echo(f"wrote {out / 'results.json'} and {out / 'report.md'}")
+    click.echo(for_log(results.summary()))
+    if results.data["extra_data"]["isolation"] != "full":
+        click.echo(
+            "warning: isolation was reduced (the grader is not root): candidate code ran "
+            "without namespaces or sandbox users; do not use this result as an official grade",
+            err=True,
+        )
+    click.echo(for_log(f"wrote {out / 'results.json'} and {out / 'report.md'}"))
 
 
 @main.command()
