@@ -27,6 +27,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
+# hidden_tests.CANARY (this script runs on the grading runtime, which cannot import it): the
+# parameters are hidden data, and the attack suite checks the canary never reaches a candidate.
+CANARY = "MLEA-CANARY-3c9e1f0b7d2a"
+
 SEED = 20260417
 N_ROWS = 500
 TARGET = "delivery_minutes"
@@ -88,6 +92,7 @@ def params_of(model: LinearRegression, x: np.ndarray) -> dict[str, object]:
         "mean": [float(v) for v in x.mean(axis=0)],
         "std": [float(v) for v in x.std(axis=0, ddof=0)],
         "std_sample": [float(v) for v in x.std(axis=0, ddof=1)],
+        "canary": CANARY,
     }
 
 

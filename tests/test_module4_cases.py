@@ -270,3 +270,9 @@ def test_build_model_reproduces_the_committed_files(tmp_path: Path) -> None:
             math.isclose(a, b, rel_tol=1e-9) for a, b in zip(rebuilt[key], PARAMS[key], strict=True)
         )
     assert math.isclose(rebuilt["intercept"], PARAMS["intercept"], rel_tol=1e-9)
+
+
+def test_hidden_parameters_carry_the_canary() -> None:
+    from hidden_tests import CANARY
+
+    assert PARAMS["canary"] == CANARY
