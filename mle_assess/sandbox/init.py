@@ -183,7 +183,10 @@ def supervise(channel):
         if pid == channel.pid:
             status = os.waitstatus_to_exitcode(raw)
             break
-    os.kill(-1, signal.SIGKILL)  # as process 1: every other process in the namespace
+    try:
+        os.kill(-1, signal.SIGKILL)  # as process 1: every other process in the namespace
+    except ProcessLookupError:
+        pass  # there was none
     return status if status >= 0 else 128 - status
 
 
@@ -194,6 +197,7 @@ def main():
     os.close(fd)
     join_cgroups(plan["cgroup_procs"])
     loopback_up()
+    socket.sethostname("sandbox")  # the UTS namespace hides the host's name
     build_root(plan)
     os.write(plan["ready_fd"], b"ready\n")
     os.close(plan["ready_fd"])
