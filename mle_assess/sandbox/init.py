@@ -29,6 +29,7 @@ runner can tell a sandbox that failed to start from a child that failed. Standar
 only.
 """
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -183,10 +184,8 @@ def supervise(channel):
         if pid == channel.pid:
             status = os.waitstatus_to_exitcode(raw)
             break
-    try:
+    with contextlib.suppress(ProcessLookupError):  # raised when there was no other process
         os.kill(-1, signal.SIGKILL)  # as process 1: every other process in the namespace
-    except ProcessLookupError:
-        pass  # there was none
     return status if status >= 0 else 128 - status
 
 
