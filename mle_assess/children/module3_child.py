@@ -16,6 +16,7 @@ pandas and numpy.
 import json
 import math
 import os
+import pickle
 import pickletools
 import sys
 import traceback
@@ -26,6 +27,11 @@ MAX_CELLS = 2_000_000
 def main(argv):
     """Grade each requested level in turn, sending one message per level."""
     submission, inputs, levels = argv[1], argv[2], [int(x) for x in argv[3:]]
+    # Everything this script needs is imported before the submission joins sys.path, so a
+    # candidate's json.py, pickle.py or pandas.py cannot stand in for the real module here.
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the candidate's prints go to the log, never to the channel
     sys.stdout = sys.stderr
@@ -87,8 +93,6 @@ def run_preprocess(submission, base, level):
         raise GraderNote("the pickle references __main__")
     if os.path.isfile(os.path.join(submission, "custom_transformers.py")):
         import custom_transformers  # noqa: F401 - classes the pickle may need
-    import pickle
-
     preprocessor = pickle.loads(blob)
     frame = pd.read_csv(os.path.join(base, "combined.csv"))
     output = preprocessor.fit_transform(frame)
