@@ -329,3 +329,23 @@ def test_full_is_refused_without_root(monkeypatch):
         resolve("full")
     with pytest.raises(SandboxError, match="unknown isolation"):
         resolve("partial")
+
+
+def test_no_set_uid_program_can_raise_privileges(runtime, tmp_path, full_isolation):
+    """Every mount that can hold programs is `nosuid`, on top of `no_new_privs`, so `sudo`,
+    `su` or `mount` run as the sandbox user."""
+    code = """
+import json, subprocess
+mounts = {}
+for line in open("/proc/self/mountinfo"):
+    fields = line.split()
+    mounts[fields[4]] = fields[5].split(",")
+sudo = subprocess.run(["su", "-c", "id -u"], capture_output=True, text=True)
+print(json.dumps({"mounts": mounts, "su": [sudo.returncode, sudo.stdout]}))
+"""
+    seen = report(runtime, tmp_path, code)
+    device_nodes = {f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom")}
+    for point, options in seen["mounts"].items():
+        if point not in device_nodes:
+            assert "nosuid" in options, (point, options)
+    assert seen["su"][0] != 0 and seen["su"][1].strip() != "0"

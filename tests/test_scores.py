@@ -6,6 +6,8 @@ Module 3 has 6 checks per level; module 4 has 20 checks at level 1 and 17 at lev
 (7 features x high/low anomaly + 3 normal inputs).
 """
 
+import os
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -17,7 +19,9 @@ def test_reference_scores_600(graded_session):
     assert results.scaled_score == 600
     assert all(t["status"] == "passed" for t in results.data["tests"])
     assert extra["flags"] == []
-    assert extra["isolation"] == "reduced"
+    # As root (CI) the sandbox is full; a grader without root falls back to reduced.
+    assert extra["isolation"] == ("full" if os.geteuid() == 0 else "reduced")
+    assert extra["limits_enforced_by"].startswith("rlimits")
     assert results.data["score"] == 5 + 5 + 6 + 6 + 20 + 17
 
 
