@@ -71,8 +71,14 @@ def parse_answers(raw: bytes | None, qids: list[str], *, max_bytes: int) -> Pars
     problem = _file_problem(raw, max_bytes)
     if problem:
         return ParsedAnswers(problems=(problem,), readable=False)
+    text = raw.decode("utf-8")
     try:
-        doc = yaml.load(raw.decode("utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - base loader
+        if _uses_aliases(text):
+            return ParsedAnswers(
+                problems=("answers.yaml uses YAML aliases (*name), which are not accepted.",),
+                readable=False,
+            )
+        doc = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - base loader
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         return ParsedAnswers(
@@ -86,6 +92,12 @@ def parse_answers(raw: bytes | None, qids: list[str], *, max_bytes: int) -> Pars
             readable=False,
         )
     return _collect(doc, qids)
+
+
+def _uses_aliases(text: str) -> bool:
+    """True when the document repeats a node through an alias. A few lines of nested aliases
+    stand for billions of values once expanded, so they are refused before loading."""
+    return any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.BaseLoader))
 
 
 def _file_problem(raw: bytes | None, max_bytes: int) -> str | None:

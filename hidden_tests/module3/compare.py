@@ -87,7 +87,13 @@ def compare_output(
         "feature_names": _check_names(names, want),
         "row_count": None if array.shape[0] == len(want) else "row count differs",
         "values": _check_values(names, array, want),
-        "no_missing": "the output has missing values" if np.isnan(array).any() else None,
+        "no_missing": (
+            "cannot be judged: row count differs"
+            if array.shape[0] != len(want)
+            else "the output has missing values"
+            if np.isnan(array).any()
+            else None
+        ),
     }
 
 

@@ -98,7 +98,7 @@ def _grade(
         quiz = grade_quiz(work, max_bytes=limits.answers_yaml_kb * 1024)
         expected = module3.expectations(inputs / "module3")
         m3_levels, m3_flags, m3_log, m3_limits = m3_future.result()
-        m3_checks = module3.checks(m3_levels, expected)
+        m3_checks = module3.checks(m3_levels, expected, work)
         m4_run = m4_future.result()
     results = build_results(
         quiz=quiz,

@@ -8,6 +8,7 @@ a fresh child.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -117,14 +118,23 @@ def expectations(inputs: Path) -> dict[int, tuple[pd.DataFrame, pd.DataFrame]]:
 
 
 def checks(
-    by_level: dict[int, dict], expected: dict[int, tuple[pd.DataFrame, pd.DataFrame]]
+    by_level: dict[int, dict],
+    expected: dict[int, tuple[pd.DataFrame, pd.DataFrame]],
+    work: Path,
 ) -> list[CheckDetail]:
-    """Compare each level's messages with the oracle: six checks per level."""
+    """Compare each level's messages with the oracle: six checks per level.
+
+    Whether the level's pickle exists is checked here, in the submission's copy, rather than
+    taken from the child: code running in the child could send a message of its own."""
     details: list[CheckDetail] = []
     for level in LEVELS:
         frame, want = expected[level]
+        message = by_level.get(level)
+        pickle = work / "preprocessors" / f"level{level}" / "preprocessor.pkl"
+        if isinstance(message, dict) and not (pickle.is_file() and not pickle.is_symlink()):
+            message = {**message, "preprocess": {"error": "pickle_missing"}}
         try:
-            verdicts = _level_verdicts(by_level.get(level), frame, want)
+            verdicts = _level_verdicts(message, frame, want, level)
         except Exception:  # noqa: BLE001 - a message of the wrong shape fails the level
             verdicts = dict.fromkeys(CHECKS, "the child's answer was not in the expected form")
         for key, title in CHECKS.items():
@@ -145,15 +155,15 @@ def _points(reason: str | None) -> Fraction:
     return Fraction(int(reason is None))
 
 
-def _level_verdicts(message: dict | None, frame: pd.DataFrame, want: pd.DataFrame) -> dict:
+def _level_verdicts(
+    message: dict | None, frame: pd.DataFrame, want: pd.DataFrame, level: int
+) -> dict:
     if message is None:
         return {}
     verdicts: dict[str, str | None] = {"load": _load_verdict(message.get("load"), frame)}
     pre = message.get("preprocess")
     if not isinstance(pre, dict) or "error" in pre or not isinstance(pre.get("names"), list):
-        verdicts["pickle"] = str(
-            pre.get("error", "no output") if isinstance(pre, dict) else "no output"
-        )
+        verdicts["pickle"] = error_text(pre, level)
         return verdicts
     verdicts["pickle"] = None
     names, rows = pre["names"], pre.get("values") or []
@@ -170,9 +180,36 @@ def _level_verdicts(message: dict | None, frame: pd.DataFrame, want: pd.DataFram
     return verdicts
 
 
+# The child reports a failure as a code; the words shown are always the grader's own.
+ERRORS = {
+    "not_dataframe": "load_data did not return a pandas DataFrame",
+    "load_too_big": "load_data returned far more data than the parts hold",
+    "pickle_missing": "preprocessors/level{level}/preprocessor.pkl is missing",
+    "pickle_main": "the pickle references __main__",
+    "not_2d": "fit_transform did not return a 2-D table",
+    "output_too_big": "fit_transform returned far more data than it was given",
+    "not_numeric": "fit_transform returned values that are not numbers",
+}
+_EXCEPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")
+
+
+def error_text(part: object, level: int) -> str:
+    """The reviewer's reason for a failed step, from the child's code (never its text)."""
+    if not isinstance(part, dict) or "error" not in part:
+        return "no output"
+    code = part["error"]
+    if code == "raised":
+        name = part.get("exception")
+        shown = name if isinstance(name, str) and _EXCEPTION_NAME.fullmatch(name) else None
+        return f"raised {shown}" if shown else "raised an exception"
+    if not isinstance(code, str) or code not in ERRORS:
+        return "the child's answer was not in the expected form"
+    return ERRORS[code].format(level=level)
+
+
 def _load_verdict(load: dict | None, want: pd.DataFrame) -> str | None:
     if not isinstance(load, dict) or "error" in load:
-        return str((load or {}).get("error", "no output"))
+        return error_text(load, 0)
     try:
         got = pd.DataFrame(load["rows"], columns=load["columns"])
     except (KeyError, ValueError, TypeError):

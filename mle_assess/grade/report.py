@@ -218,7 +218,8 @@ def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) ->
         "| --- | --- | --- |",
     ]
     lines += [
-        f"| {d.check.name}: {d.title} | {'pass' if d.check.passed else 'FAIL'} | {d.reason or ''} |"
+        f"| {d.check.name}: {d.title} | {'pass' if d.check.passed else 'FAIL'} | "
+        f"{_cell(d.reason or '', 300)} |"
         for d in coding
     ]
     lines += ["", "## Flags", ""] + (
@@ -247,9 +248,20 @@ def _key_text(key) -> str:
 
 
 def _cell(value: object, limit: int = 40) -> str:
-    """A value as one Markdown table cell: one line, pipes escaped, bounded length."""
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    text = " ".join(text.split()).replace("|", "\\|")
+    """A value as one Markdown table cell: one line, no markup, bounded length.
+
+    Only text, or a flat list of texts, is shown; a mapping or nested list (which YAML aliases
+    could make enormous) is named, never rendered."""
+    if isinstance(value, list):
+        shown = [v[:limit] if isinstance(v, str) else "(a nested value)" for v in value[:limit]]
+        text = ", ".join(shown)
+    elif isinstance(value, str):
+        text = value[: limit * 4]
+    else:
+        text = "(not a text value)" if value is not None else ""
+    text = " ".join(text.split())
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(char, escaped)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -259,10 +271,13 @@ def validate(data: dict) -> None:
 
 
 def write_outputs(results: Results, out: Path, *, logs: dict[str, str]) -> None:
-    """Write results.json (validated first), report.md and the reviewer-only logs."""
+    """Write the reviewer-only logs and report.md, then results.json (validated first) last
+    and atomically: a results.json on disk means every other output is there too."""
     validate(results.data)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results.data, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(results.report, encoding="utf-8")
     for name, text in logs.items():
-        (out / "logs" / f"{name}.log").write_text(text, encoding="utf-8")
+        (out / "logs" / f"{name}.log").write_text(text, encoding="utf-8", errors="backslashreplace")
+    (out / "report.md").write_text(results.report, encoding="utf-8", errors="backslashreplace")
+    partial = out / "results.json.partial"
+    partial.write_text(json.dumps(results.data, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, out / "results.json")
