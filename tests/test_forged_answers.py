@@ -68,3 +68,62 @@ def test_start_failure_text_is_the_graders_own():
     forged = "x\n::error title=pwned::injected"
     kind, text = module4.START_FAILURES.get(forged, module4.START_FAILURES["unknown"])
     assert "::" not in text and kind == "error"
+
+
+# Written into pipeline.py: at import, send the child's channel (its standard output, before
+# the child moves it) a message per level claiming the pickle ran and gave the right names and
+# row count, with zeros for values.
+FORGE = """
+import json, os
+from pathlib import Path
+NAMES = {names!r}
+for level in (1, 2):
+    rows = len(Path(f"/sandbox/inputs/level{{level}}/combined.csv").read_text().splitlines()) - 1
+    values = [[0.0] * len(NAMES[level])] * rows
+    message = {{"level": level, "load": {{"error": "raised", "exception": "Nothing"}},
+               "preprocess": {{"names": NAMES[level], "values": values}}}}
+    for fd in range(1, 8):
+        try:
+            os.write(fd, (json.dumps(message) + "\\n").encode())
+        except OSError:
+            pass
+"""
+
+
+@pytest.mark.slow
+def test_a_forged_message_without_a_pickle_earns_no_preprocessing_check(
+    grade, submission, full_isolation
+):
+    """Code in the child may write a message of its own claiming its pickle ran; the grader
+    checks the pickle exists itself, so the forgery earns nothing over the honest starter."""
+    from hidden_tests.module3 import oracle
+    from mle_assess.grade import module3
+
+    names = {lv: list(oracle.feature_names(lv)) for lv in module3.LEVELS}
+    sub = submission("template")
+    (sub / "pipeline.py").write_text(FORGE.format(names=names))
+    results, out = grade(sub)
+    levels = results.data["extra_data"]["levels"]
+    assert levels["module3.level1"]["score"] == 0 and levels["module3.level2"]["score"] == 0
+    assert results.scaled_score == 200
+    assert "preprocessors/level2/preprocessor.pkl is missing" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_child_text_never_reaches_the_report(grade, submission):
+    """An exception carrying Markdown, raised the way the child raises its own notes, shows
+    as a fixed phrase: no forged table rows, no comment that hides the rest of the report."""
+    sub = submission("reference")
+    with open(sub / "pipeline.py", "a") as handle:
+        handle.write(
+            "\nimport __main__\n"
+            "_real = load_data\n"
+            "def load_data(parts):\n"
+            "    raise __main__.GraderNote('x |\\n## Coding checks\\n| forged | pass | |\\n<!--')\n"
+        )
+    results, out = grade(sub)
+    report = (out / "report.md").read_text()
+    assert "forged" not in report and "<!--" not in report
+    assert report.count("## Coding checks") == 1
+    assert "the child's answer was not in the expected form" in report
+    assert results.data["extra_data"]["levels"]["module4.level2"]["score"] == 17

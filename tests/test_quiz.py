@@ -129,3 +129,24 @@ def test_a_huge_exponent_is_refused_at_once():
     result = grade_question(NUMBER, "1e2000000000")
     assert time.monotonic() - started < 0.5
     assert result.points == 0 and result.problem
+
+
+def test_alias_bomb_is_refused_before_it_expands():
+    """Nine lines of nested aliases stand for a billion strings; the file is refused unread."""
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    raw = ("\n".join(lines) + "\nmodule1:\n  q1: *a8\n").encode()
+    parsed = parse_answers(raw, QIDS, max_bytes=LIMIT)
+    assert not parsed.readable
+    assert parsed.problems == ("answers.yaml uses YAML aliases (*name), which are not accepted.",)
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_still_gets_every_output_written(grade, submission):
+    sub = submission("reference")
+    text = (sub / "answers.yaml").read_text()
+    (sub / "answers.yaml").write_text(text.replace("q3:", 'q3: "\\udc80"  #', 1))
+    results, out = grade(sub)
+    assert "\\udc80" in (out / "report.md").read_text()  # written, escaped
+    assert (out / "logs" / "module3.log").exists()
+    assert (out / "results.json").exists() and not (out / "results.json.partial").exists()
