@@ -135,7 +135,7 @@ def test_symlinked_answers_yaml_is_refused(grade, submission, fast_config):
     flags = results.data["extra_data"]["flags"]
     assert {
         "kind": "rejected_file",
-        "detail": "answers.yaml: symbolic links are not accepted",
+        "detail": "`answers.yaml`: symbolic links are not accepted",
     } in flags
     modules = results.data["extra_data"]["modules"]
     assert modules["module1"]["score"] == 0 and modules["module2"]["score"] == 0

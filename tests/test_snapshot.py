@@ -29,7 +29,7 @@ def test_symlinks_are_refused_and_never_followed(template_copy, tmp_path, target
     os.symlink(target, template_copy / "helper.py")
     dest, flags = _copy(template_copy, tmp_path)
     assert [(f.kind, f.detail) for f in flags] == [
-        ("rejected_file", "helper.py: symbolic links are not accepted")
+        ("rejected_file", "`helper.py`: symbolic links are not accepted")
     ]
     assert not (dest / "helper.py").exists() and not (dest / "helper.py").is_symlink()
 
@@ -46,7 +46,7 @@ def test_special_files_and_oversized_files_are_refused(template_copy, tmp_path):
     (template_copy / "big.bin").write_bytes(b"0" * (LIMIT + 1))
     dest, flags = _copy(template_copy, tmp_path)
     details = sorted(f.detail for f in flags)
-    assert details == ["big.bin: larger than 1024 KB", "pipe: only regular files are accepted"]
+    assert details == ["`big.bin`: larger than 1024 KB", "`pipe`: only regular files are accepted"]
     assert not (dest / "pipe").exists() and not (dest / "big.bin").exists()
 
 
@@ -122,3 +122,17 @@ def test_refusal_flags_are_capped(template_copy, tmp_path):
     _, flags = _copy(template_copy, tmp_path)
     assert len(flags) == 21
     assert flags[-1].detail == "and 30 more files were refused"
+
+
+def test_a_path_too_long_for_the_copy_is_refused_not_fatal(tmp_path):
+    """A name that fits under the source folder can overflow the grader's longer work path."""
+    source = tmp_path / "s"
+    deep = source
+    for _ in range(3):
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    (deep / "f.py").write_text("x = 1\n")
+    flags = copy_submission(source, tmp_path / "w", template=TEMPLATE_DIR, max_file_bytes=1024)
+    rejected = [f.detail for f in flags if f.kind == "rejected_file"]
+    assert rejected == [f"`{safe_path('/'.join(['d' * 200] * 3) + '/f.py')}`: its path is "
+                        "longer than 512 characters"]  # fmt: skip

@@ -27,6 +27,7 @@ PROTECTED = (
 SKIPPED_DIRS = {".git"}
 MAX_FILES = 2000
 MAX_DEPTH = 32
+MAX_PATH_CHARS = 512
 MAX_REJECTED_FLAGS = 20
 
 
@@ -56,21 +57,33 @@ def copy_submission(source: Path, dest: Path, *, template: Path, max_file_bytes:
     for relative, entry in _walk(source):
         info = entry.stat(follow_symlinks=False)
         problem = _refusal(info, max_file_bytes)
+        if problem is None and len(relative) > MAX_PATH_CHARS:
+            problem = f"its path is longer than {MAX_PATH_CHARS} characters"
         if problem is None and count >= MAX_FILES:
             problem = f"the submission holds more than {MAX_FILES} files"
+        if problem is None:
+            problem = _copy(entry.path, dest / relative)
         if problem:
             rejected += 1
             if rejected <= MAX_REJECTED_FLAGS:
-                flags.append(Flag("rejected_file", f"{safe_path(relative)}: {problem}"))
+                flags.append(Flag("rejected_file", f"`{safe_path(relative)}`: {problem}"))
             continue
         count += 1
-        target = dest / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(entry.path, target, follow_symlinks=False)
     if rejected > MAX_REJECTED_FLAGS:
         more = rejected - MAX_REJECTED_FLAGS
         flags.append(Flag("rejected_file", f"and {more} more files were refused"))
     return flags + restore_protected(dest, template)
+
+
+def _copy(source: str, target: Path) -> str | None:
+    """Copy one regular file; a file the system cannot place (a name too long for it, a folder
+    in the way) is refused rather than ending the grading."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target, follow_symlinks=False)
+    except OSError:
+        return "it could not be copied"
+    return None
 
 
 def _refusal(info: os.stat_result, max_file_bytes: int) -> str | None:
