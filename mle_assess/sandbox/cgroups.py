@@ -75,24 +75,43 @@ def _create_v1(root: Path, own: dict[str, str], name: str, memory: int, pids: in
 
 
 def _create_v2(root: Path, own: str, name: str, memory: int, pids: int) -> Cgroup:
-    group = Cgroup("cgroup-v2")
-    parent = root / own.lstrip("/")
-    try:
-        enabled = (parent / "cgroup.subtree_control").read_text().split()
-        missing = [c for c in ("memory", "pids") if c not in enabled]
-        if missing:
-            (parent / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
-        folder = parent / name
-        folder.mkdir()
-        group.folders.append(folder)
-        (folder / "memory.max").write_text(f"{memory}\n")
-        if (folder / "memory.swap.max").exists():
-            (folder / "memory.swap.max").write_text("0\n")
-        (folder / "pids.max").write_text(f"{pids}\n")
-    except OSError as exc:
-        destroy(group)
-        return Cgroup("none", reason=f"cgroup v2: {exc}")
-    return group
+    """Under the grader's own cgroup when it can delegate; otherwise under a top-level
+    `mle-assess` cgroup. A v2 cgroup that holds processes cannot enable controllers for its
+    children, which is the usual case for a CI job's cgroup."""
+    reasons = []
+    for parent in (root / own.lstrip("/"), root / "mle-assess"):
+        group = Cgroup("cgroup-v2")
+        try:
+            parent.mkdir(exist_ok=True)
+            for level in _between(root, parent):
+                _enable(level, ("memory", "pids"))
+            folder = parent / name
+            folder.mkdir()
+            group.folders.append(folder)
+            (folder / "memory.max").write_text(f"{memory}\n")
+            if (folder / "memory.swap.max").exists():
+                (folder / "memory.swap.max").write_text("0\n")
+            (folder / "pids.max").write_text(f"{pids}\n")
+            return group
+        except OSError as exc:
+            destroy(group)
+            reasons.append(f"{parent}: {exc}")
+    return Cgroup("none", reason="cgroup v2: " + "; ".join(reasons))
+
+
+def _between(root: Path, parent: Path) -> list[Path]:
+    """The cgroups from the root down to `parent`, each of which must pass controllers on."""
+    chain = [root]
+    for part in parent.relative_to(root).parts:
+        chain.append(chain[-1] / part)
+    return chain
+
+
+def _enable(folder: Path, controllers: tuple[str, ...]) -> None:
+    enabled = (folder / "cgroup.subtree_control").read_text().split()
+    missing = [c for c in controllers if c not in enabled]
+    if missing:
+        (folder / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
 
 
 def destroy(group: Cgroup) -> None:

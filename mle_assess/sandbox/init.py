@@ -13,7 +13,7 @@ namespaces. Its plan comes as one JSON document on standard input (nothing about
      "keep": [host paths shown read-only at the same path, e.g. the grading runtime],
      "tmp_mb": size of the private /tmp, "cgroup_procs": [cgroup.procs files to join],
      "passwd": the /etc/passwd lines for the sandbox users, "pivot_root": its path,
-     "ready_fd": an inherited pipe,
+     "ready_fd": an inherited pipe, "uids": the sandbox users, whose keyrings are emptied,
      "processes": [{"argv": [...], "cwd": ..., "env": {...}, "channel": bool,
                     "pid_env": name or null}]}
 
@@ -24,9 +24,9 @@ write only to the log (standard error). A later process may be told an earlier o
 the environment variable named by `pid_env`.
 
 When the channel process exits, every process in the namespace is killed and this one exits
-with its status. The file descriptor `ready_fd` gets "ready" once the root is built, so the
-runner can tell a sandbox that failed to start from a child that failed. Standard library
-only.
+with its status. The file descriptor `ready_fd` gets "ready" once the root is built and every
+process has started, so the runner can tell a sandbox that failed to start from a child that
+failed. Standard library only.
 """
 
 import contextlib
@@ -46,6 +46,9 @@ MNT_DETACH = 2
 DEVICES = ("null", "zero", "full", "random", "urandom")
 ETC_FILES = ("ld.so.cache", "nsswitch.conf", "localtime")
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl system call's number
+KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 7, 22
+KEY_SPEC_PROCESS, KEY_SPEC_USER, KEY_SPEC_USER_SESSION = -2, -4, -5
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -146,6 +149,28 @@ def write(path, text):
         handle.write(text)
 
 
+def clear_keyrings(uids):
+    """Empty each sandbox user's kernel keyrings, which outlive processes: what one grading
+    stored there must not reach the next grading that leases the same uid."""
+    number = KEYCTL.get(os.uname().machine)
+    if number is None:
+        return
+    for uid in uids:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+                persistent = _libc.syscall(number, KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_PROCESS)
+                for keyring in (KEY_SPEC_USER, KEY_SPEC_USER_SESSION, persistent):
+                    if keyring not in (-1, 0):
+                        _libc.syscall(number, KEYCTL_CLEAR, keyring)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+
+
 def join_cgroups(paths):
     """Join each cgroup before anything is started, so every later process is counted."""
     for path in paths:
@@ -198,9 +223,10 @@ def main():
     loopback_up()
     socket.sethostname("sandbox")  # the UTS namespace hides the host's name
     build_root(plan)
+    clear_keyrings(plan["uids"])
+    channel, _ = start(plan["processes"])
     os.write(plan["ready_fd"], b"ready\n")
     os.close(plan["ready_fd"])
-    channel, _ = start(plan["processes"])
     sys.stdout.flush()
     os.close(1)  # only the channel process holds the channel now
     return supervise(channel)
