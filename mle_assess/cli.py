@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import click
@@ -74,6 +75,9 @@ def grade(
         )
     except (MleAssessError, ConfigError) as exc:
         raise _fail(exc) from exc
+    except Exception as exc:  # a grader bug: show it, but never raw in a CI log
+        click.echo(for_log(traceback.format_exc()), err=True)
+        raise click.ClickException("grading failed with an internal error (above)") from exc
     click.echo(for_log(results.summary()))
     if results.data["extra_data"]["isolation"] != "full":
         click.echo(
