@@ -46,7 +46,12 @@ def main(
         graded.append((name, results))
     echo("")
     echo(table(graded))
-    echo(f"\nresults: {workdir / 'results'}   database: {url}")
+    extra = graded[-1][1].data["extra_data"]
+    echo(
+        f"\nisolation: {extra['isolation']} (limits enforced by {extra['limits_enforced_by']})"
+        + ("" if extra["isolation"] == "full" else "; run as root for the full sandbox")
+    )
+    echo(f"results: {workdir / 'results'}   database: {url}")
     return graded
 
 
