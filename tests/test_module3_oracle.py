@@ -411,3 +411,29 @@ def test_the_oracle_imports_no_scikit_learn() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert "sklearn" not in imported and imported <= {"pandas", "numpy", "pathlib", "__future__"}
+
+
+# --- structure checks count only for an output that shows preprocessing -------------------
+
+
+@pytest.mark.parametrize(("level", "seed"), CASES)
+def test_every_data_set_has_features_the_rules_change(datasets, level, seed):
+    frame = oracle.load(datasets[level, seed] / "parts")
+    changed = compare.changed_features(oracle.expected(level, frame), frame)
+    assert {"age", "averageTravelDistance"} <= set(changed)
+    assert "id" not in changed  # passed through unchanged: copying it shows nothing
+
+
+@pytest.mark.parametrize(("level", "seed"), CASES)
+def test_zeros_of_the_right_shape_show_no_preprocessing(datasets, reference, level, seed):
+    frame = oracle.load(datasets[level, seed] / "parts")
+    want = oracle.expected(level, frame)
+    names = list(want.columns)
+    zeros = np.zeros((len(want), len(names)))
+    raw_copy = np.column_stack(
+        [pd.to_numeric(frame[n], errors="coerce") if n in frame else zeros[:, 0] for n in names]
+    )
+    assert not compare.shows_preprocessing(names, zeros, want, frame)
+    assert not compare.shows_preprocessing(names, raw_copy, want, frame)
+    got = reference[level, seed]
+    assert compare.shows_preprocessing(got["names"], np.array(got["values"]), want, frame)

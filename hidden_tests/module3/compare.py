@@ -138,3 +138,46 @@ def _check_values(names: list[str], array: np.ndarray, want: pd.DataFrame) -> st
     if wrong:
         return "values differ in features: " + ", ".join(wrong)
     return None
+
+
+def changed_features(want: pd.DataFrame, raw: pd.DataFrame) -> list[str]:
+    """Expected features whose values differ from the raw column of the same name (a filled
+    gap, an encoded category) and are not all equal (a category absent from the data gives a
+    column of zeros): getting one of them right shows that preprocessing was done."""
+    changed = []
+    for name in want.columns:
+        if want[name].nunique(dropna=False) < 2:
+            continue
+        if name not in raw.columns:
+            changed.append(name)
+            continue
+        column = pd.to_numeric(raw[name], errors="coerce")
+        if column.isna().any() or not np.allclose(
+            column.to_numpy(float), want[name].to_numpy(float), rtol=OUTPUT_RTOL, atol=OUTPUT_ATOL
+        ):
+            changed.append(name)
+    return changed
+
+
+def shows_preprocessing(
+    names: Sequence[str], values: np.ndarray, want: pd.DataFrame, raw: pd.DataFrame
+) -> bool:
+    """True when at least one changed feature (see `changed_features`) has the right values.
+
+    A table of the right shape and names is easy to produce without doing any preprocessing
+    (zeros will do), so the structure checks count only for an output that shows some."""
+    names = [str(name) for name in names]
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 2 or array.shape[0] != len(want) or array.shape[1] != len(names):
+        return False
+    counts = Counter(names)
+    return any(
+        counts[name] == 1
+        and np.allclose(
+            array[:, names.index(name)],
+            want[name].to_numpy(float),
+            rtol=OUTPUT_RTOL,
+            atol=OUTPUT_ATOL,
+        )
+        for name in changed_features(want, raw)
+    )

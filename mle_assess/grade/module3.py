@@ -177,8 +177,17 @@ def _level_verdicts(
             "the output is not a numeric table",
         )
     verdicts.update(compare.compare_output(names, values, want))
+    if not compare.shows_preprocessing(names, values, want, frame):
+        for key in STRUCTURE_CHECKS:
+            if verdicts.get(key) is None:
+                verdicts[key] = NOT_COUNTED
     return verdicts
 
+
+# Checks a table of the right shape passes without any preprocessing; they count only when at
+# least one feature the level's rules change has the right values (compare.shows_preprocessing).
+STRUCTURE_CHECKS = ("pickle", "feature_names", "row_count", "no_missing")
+NOT_COUNTED = "not counted: no feature that the level's rules change has the right values"
 
 # The child reports a failure as a code; the words shown are always the grader's own.
 ERRORS = {
