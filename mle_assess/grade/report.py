@@ -21,6 +21,7 @@ from mle_assess import PROJECT_ROOT, __version__
 from mle_assess.grade.module3 import CheckDetail
 from mle_assess.grade.quiz import QuizOutcome
 from mle_assess.grade.snapshot import Flag
+from mle_assess.logsafe import for_log
 from scoring import Config, Score, score
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "results.schema.json"
@@ -262,6 +263,7 @@ def _cell(value: object, limit: int = 40) -> str:
     text = " ".join(text.split())
     for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
         text = text.replace(char, escaped)
+    text = for_log(text)  # a report may be shown in a CI log: no workflow command in it
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
