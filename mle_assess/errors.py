@@ -26,3 +26,28 @@ class StorageError(MleAssessError):
 class SandboxError(MleAssessError):
     """The sandbox could not be set up: full isolation was required but is unavailable, or
     the namespaces, mounts or sandbox users could not be made."""
+
+
+class GitHubError(MleAssessError):
+    """A GitHub call failed for good (after any retries). `status` is the HTTP status, or None
+    when no answer came back."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GitHubNotFound(GitHubError):
+    """404: the object does not exist, or this identity may not see it."""
+
+
+class GitHubForbidden(GitHubError):
+    """401 or 403 (not a rate limit): this identity may not do that."""
+
+
+class GitHubInvalid(GitHubError):
+    """422: GitHub refused the request as it stands (for example, a branch that exists)."""
+
+
+class GitHubUnavailable(GitHubError):
+    """5xx, a rate limit, a dropped connection or a timeout that retries did not get past."""
