@@ -163,3 +163,90 @@ def db_upgrade(db_url: str) -> None:
     except MleAssessError as exc:
         raise _fail(exc) from exc
     click.echo(f"database at {db_url} is up to date")
+
+
+@main.command()
+@click.option("--repo", required=True, help="Candidate repository, OWNER/NAME.")
+@click.option("--sha", required=True, help="The full 40-character commit SHA to fetch.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The tarball to write (git archive, tar format).",
+)
+def fetch(repo: str, sha: str, out: Path) -> None:
+    """Fetch one commit of a candidate repository as a git-archive tarball.
+
+    With a GitHub App (MLE_ASSESS_APP_ID, MLE_ASSESS_APP_PRIVATE_KEY) it uses a token that can
+    only read that one repository.
+    """
+    from mle_assess.github.fetch import fetch as fetch_commit
+
+    try:
+        written = fetch_commit(repo, sha, out)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(for_log(f"wrote {written} ({written.stat().st_size} bytes) for {repo}@{sha[:7]}"))
+
+
+@main.command()
+@click.argument("results_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--repo", help="Candidate repository, OWNER/NAME.")
+@click.option("--sha", help="The commit the results are for.")
+@click.option("--neutral", is_flag=True, help="Post a neutral check: grading did not run.")
+@click.option("--reason", default="infrastructure failure", help="Why, with --neutral.")
+@click.option("--retry-outbox", is_flag=True, help="Deliver what waits in the outbox.")
+@click.option(
+    "--outbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Outbox folder (default: $MLE_ASSESS_OUTBOX, else .mle-assess/outbox).",
+)
+def post(
+    results_dir: Path | None,
+    repo: str | None,
+    sha: str | None,
+    neutral: bool,
+    reason: str,
+    retry_outbox: bool,
+    outbox: Path | None,
+) -> None:
+    """Post results: check run, sticky pull-request comment, job summary, board.
+
+    Exits 0 when everything was delivered, 3 when some of it waits in the outbox, and 1 when
+    it cannot be posted at all (bad input or credentials).
+    """
+    import os
+
+    from mle_assess.github import post as posting
+    from mle_assess.github.fetch import check_target, gateway_for
+
+    folder = outbox or Path(os.environ.get("MLE_ASSESS_OUTBOX") or ".mle-assess/outbox")
+    box, targets = posting.Outbox(folder), posting.Targets.from_env()
+    permissions = {"checks": "write", "issues": "write", "pull_requests": "write"}
+    try:
+        if retry_outbox:
+            done, waiting = posting.retry_outbox(
+                lambda r: gateway_for(r, permissions), targets, box
+            )
+            click.echo(f"outbox: {done} delivered, {waiting} still waiting in {folder}")
+            if waiting:
+                raise SystemExit(3)
+            return
+        if not repo or not sha:
+            raise click.UsageError("--repo and --sha are required (or use --retry-outbox)")
+        check_target(repo, sha)
+        if neutral:
+            delivery = posting.neutral(repo, sha, reason)
+        elif results_dir is None:
+            raise click.UsageError("give the RESULTS_DIR to post (or --neutral)")
+        else:
+            delivery = posting.load(results_dir, repo, sha)
+        done = posting.deliver(delivery, gateway_for(repo, permissions), targets, box)
+    except posting.PostingDeferred as exc:
+        click.echo(for_log(str(exc)), err=True)
+        raise SystemExit(3) from exc
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(for_log(f"posted {repo}@{sha[:7]}: {', '.join(done)}"))

@@ -1,0 +1,359 @@
+"""Post a grading's results where people look, exactly once, and keep what could not be posted.
+
+Steps, each one an "ensure" that finds what an earlier attempt made before making anything, so
+that a retry never duplicates:
+
+1. **check**: with a GitHub App, our check run on exactly that SHA (found by name and by our
+   App's id: a candidate's workflow token can create check runs too, and those are never
+   ours). With a plain token, a commit status instead, marked non-authoritative.
+2. **comment**: one sticky comment on the feedback pull request, found by its hidden marker
+   and by our bot's authorship. The marker carries a digest of the text below it, so an edit
+   by anyone else shows: the comment is restored and the result gets the flag
+   `sticky_comment_edited`.
+3. **summary**: the Actions job summary, when `GITHUB_STEP_SUMMARY` is set.
+4. **board**: `POST /api/results` to the board, when one is configured.
+
+When a step fails for good (GitHub down, rate limited past the wait allowed), the delivery and
+its remaining steps wait in the outbox folder; `mle-assess post --retry-outbox` finishes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from mle_assess.errors import GitHubError, GitHubUnavailable, MleAssessError
+from mle_assess.github.gateway import Gateway
+from mle_assess.grade.report import validate
+
+CHECK_NAME = "MLE Assess"
+FEEDBACK_BRANCH = "feedback"
+MAIN_BRANCH = "main"
+MARKER = "<!-- mle-assess:sticky"
+MARKER_LINE = re.compile(r"^<!-- mle-assess:sticky digest=([0-9a-f]{64}) -->\n", re.M)
+SUMMARY_LIMIT = 65535  # GitHub's cap on a check run's summary
+STEPS = ("check", "comment", "summary", "board")
+NEUTRAL_TEXT = (
+    "An infrastructure problem stopped the grading of this commit (not your code). It will be "
+    "graded again; this is not a score."
+)
+
+
+class PostingDeferred(MleAssessError):
+    """Some steps could not be done now; they wait in the outbox."""
+
+
+@dataclass
+class Delivery:
+    """One grading's results on their way to GitHub and the board."""
+
+    repo: str
+    sha: str
+    results: dict
+    report: str = ""
+    neutral: bool = False
+    flags: list[dict] = field(default_factory=list)
+    pending: list[str] = field(default_factory=lambda: list(STEPS))
+    authoritative: bool | None = None
+
+    @property
+    def candidate_text(self) -> str:
+        if self.neutral:
+            return NEUTRAL_TEXT + "\n"
+        return str(self.results.get("output", ""))
+
+
+def load(results_dir: Path, repo: str, sha: str) -> Delivery:
+    """The delivery for a results folder: results.json (schema-checked) and report.md."""
+    path = Path(results_dir) / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        validate(results)
+    except (OSError, ValueError) as exc:
+        raise MleAssessError(f"{path} is missing or not a valid results.json: {exc}") from exc
+    report_path = Path(results_dir) / "report.md"
+    report = report_path.read_text(encoding="utf-8") if report_path.is_file() else ""
+    return Delivery(repo=repo, sha=sha, results=results, report=report)
+
+
+def neutral(repo: str, sha: str, reason: str) -> Delivery:
+    """An infrastructure failure: a neutral check and no score."""
+    return Delivery(
+        repo=repo,
+        sha=sha,
+        results={},
+        report=f"Grading did not run: {reason}\n",
+        neutral=True,
+        pending=["check", "summary"],
+    )
+
+
+# --- the steps ----------------------------------------------------------------------------
+
+
+def ensure_check(delivery: Delivery, gh: Gateway) -> None:
+    """Our check run on the SHA (created or updated), or a commit status without an App."""
+    title, summary = check_text(delivery)
+    conclusion = "neutral"
+    if gh.is_app:
+        delivery.authoritative = True
+        ours = [
+            c
+            for c in gh.check_runs(delivery.repo, delivery.sha, CHECK_NAME)
+            if c["app_id"] == gh.app_id() and c["name"] == CHECK_NAME
+        ]
+        output = {"title": title, "summary": summary}
+        if ours:
+            gh.update_check_run(
+                delivery.repo,
+                ours[0]["id"],
+                status="completed",
+                conclusion=conclusion,
+                output=output,
+            )
+        else:
+            gh.create_check_run(
+                delivery.repo,
+                delivery.sha,
+                CHECK_NAME,
+                status="completed",
+                conclusion=conclusion,
+                output=output,
+                external_id=delivery.sha,
+            )
+    else:
+        delivery.authoritative = False
+        gh.create_status(
+            delivery.repo,
+            delivery.sha,
+            state="error" if delivery.neutral else "success",
+            description=title,
+            context=CHECK_NAME,
+        )
+
+
+def check_text(delivery: Delivery) -> tuple[str, str]:
+    """The check's title and summary, under the feedback policy (no score before the end)."""
+    if delivery.neutral:
+        return "Grading did not run", NEUTRAL_TEXT
+    coding = [t for t in delivery.results.get("tests", []) if "quiz" not in t.get("tags", [])]
+    passed = sum(t.get("status") == "passed" for t in coding)
+    title = f"{passed} of {len(coding)} coding checks passed"
+    return title, fit(delivery.candidate_text, SUMMARY_LIMIT)
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` within `limit` characters, saying so when it had to be cut."""
+    if len(text) <= limit:
+        return text
+    note = "\n\n(cut to fit GitHub's limit; the full text is in the pull-request comment)\n"
+    return text[: limit - len(note)] + note
+
+
+def sticky_body(text: str) -> str:
+    """The comment's body: a hidden marker carrying a digest of the text below it."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return f"{MARKER} digest={digest} -->\n{text}"
+
+
+def untouched(body: str) -> bool:
+    """Whether a sticky comment's text is still what its marker's digest says we wrote."""
+    match = MARKER_LINE.match(body)
+    if not match:
+        return False
+    text = body[match.end() :]
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() == match.group(1)
+
+
+def ensure_comment(delivery: Delivery, gh: Gateway) -> None:
+    """One sticky comment from our bot on the feedback pull request, restored if edited."""
+    number = gh.find_pull(delivery.repo, MAIN_BRANCH, FEEDBACK_BRANCH)
+    if number is None:
+        raise GitHubError(f"{delivery.repo} has no feedback pull request ({MAIN_BRANCH} into "
+                          f"{FEEDBACK_BRANCH}); run `mle-assess provision` again")  # fmt: skip
+    me = gh.login()
+    body = sticky_body(delivery.candidate_text + footer(delivery))
+    ours = [
+        c for c in gh.comments(delivery.repo, number) if c["author"] == me and MARKER in c["body"]
+    ]
+    if not ours:
+        gh.create_comment(delivery.repo, number, body)
+        return
+    keep, extra = ours[0], ours[1:]
+    if not untouched(keep["body"]):
+        flag = {
+            "kind": "sticky_comment_edited",
+            "detail": "someone other than MLE Assess edited the feedback comment; it was restored",
+        }
+        if flag not in delivery.flags:
+            delivery.flags.append(flag)
+    if keep["body"] != body:
+        gh.edit_comment(delivery.repo, keep["id"], body)
+    for duplicate in extra:
+        gh.delete_comment(delivery.repo, duplicate["id"])
+
+
+def footer(delivery: Delivery) -> str:
+    extra = delivery.results.get("extra_data", {})
+    version = extra.get("assessment_version", "?")
+    return f"\n---\nCommit `{delivery.sha[:7]}`, graded by MLE Assess {version}.\n"
+
+
+def write_summary(delivery: Delivery, path: str | None) -> None:
+    """Append to the Actions job summary (this private repository's run page: staff only)."""
+    if not path:
+        return
+    extra = delivery.results.get("extra_data", {})
+    lines = [f"## {delivery.repo} @ `{delivery.sha[:7]}`", ""]
+    if delivery.neutral:
+        lines.append(delivery.report)
+    else:
+        lines += [f"Scaled score: **{extra.get('scaled_score')}**", "", delivery.report]
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def send_board(delivery: Delivery, url: str | None, token: str | None) -> None:
+    """`POST {board}/api/results` with the board's bearer token."""
+    if not url or delivery.neutral:
+        return
+    body = {
+        "repo": delivery.repo,
+        "sha": delivery.sha,
+        "results": _with_flags(delivery),
+        "report": delivery.report,
+        "authoritative": bool(delivery.authoritative),
+    }
+    try:
+        response = requests.post(
+            url.rstrip("/") + "/api/results",
+            json=body,
+            headers={"Authorization": f"Bearer {token or ''}"},
+            timeout=30,
+        )
+    except requests.RequestException as exc:
+        raise GitHubUnavailable(f"the board did not answer: {exc}") from exc
+    if response.status_code >= 500:
+        raise GitHubUnavailable(f"the board answered {response.status_code}")
+    if response.status_code >= 400:
+        raise MleAssessError(
+            f"the board refused the results: {response.status_code} {response.text[:200]}"
+        )
+
+
+def _with_flags(delivery: Delivery) -> dict:
+    results = json.loads(json.dumps(delivery.results))
+    flags = results.setdefault("extra_data", {}).setdefault("flags", [])
+    flags += [f for f in delivery.flags if f not in flags]
+    return results
+
+
+# --- running them, and the outbox ---------------------------------------------------------
+
+
+@dataclass
+class Outbox:
+    """A folder of deliveries waiting for their remaining steps, one JSON file each."""
+
+    folder: Path
+
+    def path(self, delivery: Delivery) -> Path:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", delivery.repo)
+        kind = "neutral" if delivery.neutral else "results"
+        return self.folder / f"{name}__{delivery.sha}__{kind}.json"
+
+    def keep(self, delivery: Delivery) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(delivery)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(asdict(delivery), indent=2), encoding="utf-8")
+        os.replace(partial, path)
+        return path
+
+    def drop(self, delivery: Delivery) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(delivery).unlink()
+
+    def waiting(self) -> list[Delivery]:
+        if not self.folder.is_dir():
+            return []
+        return [
+            Delivery(**json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted(self.folder.glob("*.json"))
+        ]
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One retrier at a time, so a delivery is never sent twice side by side."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+
+@dataclass
+class Targets:
+    """Where a delivery goes besides GitHub."""
+
+    summary_path: str | None = None
+    board_url: str | None = None
+    board_token: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Targets:
+        return cls(
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY") or None,
+            board_url=os.environ.get("MLE_ASSESS_BOARD_URL") or None,
+            board_token=os.environ.get("MLE_ASSESS_BOARD_TOKEN") or None,
+        )
+
+
+def deliver(delivery: Delivery, gh: Gateway, targets: Targets, outbox: Outbox) -> list[str]:
+    """Run the delivery's pending steps in order. Returns the steps done. When one fails for
+    good, the delivery (with what is left) goes to the outbox and PostingDeferred is raised."""
+    done = []
+    for step in list(delivery.pending):
+        try:
+            if step == "check":
+                ensure_check(delivery, gh)
+            elif step == "comment":
+                ensure_comment(delivery, gh)
+            elif step == "summary":
+                write_summary(delivery, targets.summary_path)
+            elif step == "board":
+                send_board(delivery, targets.board_url, targets.board_token)
+        except GitHubUnavailable as exc:
+            path = outbox.keep(delivery)
+            raise PostingDeferred(
+                f"{step} for {delivery.repo}@{delivery.sha[:7]} failed for now ({exc}); "
+                f"kept in {path}: run `mle-assess post --retry-outbox` later"
+            ) from exc
+        delivery.pending.remove(step)
+        done.append(step)
+    outbox.drop(delivery)
+    return done
+
+
+def retry_outbox(
+    gh_for: Callable[[str], Gateway], targets: Targets, outbox: Outbox
+) -> tuple[int, int]:
+    """Deliver everything waiting; returns (delivered, still waiting). `gh_for(repo)` gives
+    the gateway for a repository."""
+    delivered = waiting = 0
+    with outbox.locked():
+        for delivery in outbox.waiting():
+            try:
+                deliver(delivery, gh_for(delivery.repo), targets, outbox)
+                delivered += 1
+            except PostingDeferred:
+                waiting += 1
+    return delivered, waiting
