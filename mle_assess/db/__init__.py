@@ -1,6 +1,15 @@
 """Storage: SQLAlchemy 2 models and Alembic migrations. SQLite by default, PostgreSQL by URL."""
 
-from mle_assess.db.models import Assessment, Base, Candidate, Result, Submission, User
+from mle_assess.db.models import (
+    Assessment,
+    Base,
+    Candidate,
+    GradingRequest,
+    Result,
+    Submission,
+    User,
+    WebhookDelivery,
+)
 from mle_assess.db.session import DEFAULT_URL, connect, upgrade
 
 __all__ = [
@@ -8,9 +17,11 @@ __all__ = [
     "Assessment",
     "Base",
     "Candidate",
+    "GradingRequest",
     "Result",
     "Submission",
     "User",
+    "WebhookDelivery",
     "connect",
     "upgrade",
 ]

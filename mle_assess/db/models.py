@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -76,6 +84,8 @@ class Result(Base):
     isolation: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict] = mapped_column(JSON)
     graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # False when it was posted with a plain token (a commit status), not as our App's check run.
+    authoritative: Mapped[bool] = mapped_column(Boolean, default=True)
     submission: Mapped[Submission] = relationship(back_populates="results")
 
 
@@ -88,3 +98,30 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A GitHub webhook delivery taken in, by its delivery id: a redelivery is recognised."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(200))
+
+
+class GradingRequest(Base):
+    """An official grading asked for one pushed SHA. `state` is `dispatched` (grade.yml was
+    started), `waiting` (another grading of this candidate is in flight: the newest push
+    waits) or `superseded` (a newer push took its place before it was started)."""
+
+    __tablename__ = "grading_requests"
+    __table_args__ = (UniqueConstraint("candidate_id", "sha"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    sha: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

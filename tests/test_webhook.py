@@ -1,0 +1,194 @@
+"""The webhook receiver: signed deliveries only, each taken once, pushes recorded with trusted
+times, the candidate's window opened by the invitation's acceptance, gradings queued."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from mle_assess.db import (
+    Assessment,
+    Candidate,
+    GradingRequest,
+    Result,
+    Submission,
+    WebhookDelivery,
+    connect,
+)
+from mle_assess.github import queue
+from mle_assess.github.webhook import create_blueprint
+
+SECRET = "webhook-secret-for-tests"
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+REPO = "acme/mle-alice"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def env(tmp_path):
+    _, sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+    with sessions.begin() as s:
+        assessment = Assessment(name="round-1", version="0.1.0", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        s.add(Candidate(assessment_id=assessment.id, name="Alice", login="alice", repo=REPO))
+    dispatched: list[tuple[str, str]] = []
+    clock = Clock()
+    app = Flask("test")
+    app.register_blueprint(
+        create_blueprint(
+            secret=SECRET,
+            sessions=sessions,
+            dispatch=lambda repo, sha: dispatched.append((repo, sha)),
+            clock=clock,
+        )
+    )
+    return app.test_client(), sessions, dispatched, clock
+
+
+def send(client, event, payload, *, delivery="d-1", secret=SECRET, signature=None):
+    body = json.dumps(payload).encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery}
+    if signature != "none":
+        headers["X-Hub-Signature-256"] = signature or f"sha256={digest}"
+    return client.post("/webhooks/github", data=body, headers=headers)
+
+
+def push(sha, *, repo=REPO, pushed_at=None, ref="refs/heads/main"):
+    return {
+        "ref": ref,
+        "after": sha,
+        "repository": {"full_name": repo, "pushed_at": int((pushed_at or NOW).timestamp())},
+        # A candidate controls the commit's own date: it must never be used.
+        "head_commit": {"id": sha, "timestamp": "2020-01-01T00:00:00Z"},
+    }
+
+
+def counts(sessions):
+    with sessions() as s:
+        return tuple(
+            s.scalar(select(func.count()).select_from(m))
+            for m in (WebhookDelivery, Submission, GradingRequest)
+        )
+
+
+@pytest.mark.parametrize("signature", ["none", "sha256=" + "0" * 64, "sha1=abc", "sha256=not-hex"])
+def test_bad_or_missing_signature_is_refused_with_nothing_stored(env, signature):
+    client, sessions, dispatched, _ = env
+    response = send(client, "push", push("a" * 40), signature=signature)
+    assert response.status_code == 401
+    assert counts(sessions) == (0, 0, 0) and dispatched == []
+
+
+def test_wrong_secret_is_refused(env):
+    client, sessions, dispatched, _ = env
+    assert send(client, "push", push("a" * 40), secret="another").status_code == 401
+    assert counts(sessions) == (0, 0, 0) and dispatched == []
+
+
+def test_push_records_trusted_time_and_dispatches_once_even_when_replayed(env):
+    client, sessions, dispatched, _ = env
+    pushed = NOW - timedelta(seconds=3)
+    first = send(client, "push", push("a" * 40, pushed_at=pushed), delivery="d-7")
+    again = send(client, "push", push("a" * 40, pushed_at=pushed), delivery="d-7")
+    assert first.status_code == 200 and first.json["status"] == "push recorded; grading dispatched"
+    assert again.status_code == 200 and "duplicate" in again.json["status"]
+    assert dispatched == [(REPO, "a" * 40)]
+    with sessions() as s:
+        sub = s.scalar(select(Submission))
+        assert sub.pushed_at.replace(tzinfo=UTC) == pushed
+        assert sub.received_at.replace(tzinfo=UTC) == NOW
+    assert counts(sessions) == (1, 1, 1)
+
+
+def test_unknown_repository_is_refused_with_nothing_stored(env):
+    client, sessions, dispatched, _ = env
+    response = send(client, "push", push("a" * 40, repo="acme/somebody-else"))
+    assert response.status_code == 404
+    assert counts(sessions) == (0, 0, 0) and dispatched == []
+
+
+def test_pushes_to_other_branches_are_not_graded(env):
+    client, sessions, dispatched, _ = env
+    assert send(client, "push", push("b" * 40, ref="refs/heads/feedback")).status_code == 200
+    assert dispatched == [] and counts(sessions) == (1, 0, 0)
+
+
+def test_newest_push_wins_while_a_grading_is_in_flight(env):
+    client, sessions, dispatched, clock = env
+    send(client, "push", push("a" * 40, pushed_at=NOW), delivery="1")
+    clock.now = NOW + timedelta(minutes=1)
+    send(client, "push", push("b" * 40, pushed_at=clock.now), delivery="2")
+    clock.now = NOW + timedelta(minutes=2)
+    send(client, "push", push("c" * 40, pushed_at=clock.now), delivery="3")
+    assert dispatched == [(REPO, "a" * 40)]
+    with sessions.begin() as s:
+        states = {r.sha[0]: r.state for r in s.scalars(select(GradingRequest))}
+        assert states == {"a": "dispatched", "b": "superseded", "c": "waiting"}
+        candidate = s.scalar(select(Candidate))
+        sub = s.scalar(select(Submission).where(Submission.sha == "a" * 40))
+        s.add(
+            Result(
+                submission_id=sub.id,
+                grader_version="v",
+                scaled_score=400,
+                raw_score=1.0,
+                isolation="full",
+                data={},
+            )
+        )
+        s.flush()
+        assert queue.release(
+            s, candidate, lambda r, sha: dispatched.append((r, sha)), clock.now
+        ) == ("c" * 40)
+    assert dispatched == [(REPO, "a" * 40), (REPO, "c" * 40)]
+
+
+def test_member_added_opens_the_window_once(env):
+    client, sessions, _, clock = env
+    added = {"action": "added", "member": {"login": "Alice"}, "repository": {"full_name": REPO}}
+    assert send(client, "member", added, delivery="m1").json["status"] == "window opened"
+    clock.now = NOW + timedelta(minutes=30)
+    assert "already open" in send(client, "member", added, delivery="m2").json["status"]
+    with sessions() as s:
+        candidate = s.scalar(select(Candidate))
+        assert candidate.started_at.replace(tzinfo=UTC) == NOW
+        assert candidate.deadline.replace(tzinfo=UTC) == NOW + timedelta(minutes=90)
+
+
+def test_someone_else_added_does_not_open_the_window(env):
+    client, sessions, _, _ = env
+    added = {"action": "added", "member": {"login": "mallory"}, "repository": {"full_name": REPO}}
+    assert send(client, "member", added).json["status"] == "ignored: not the candidate"
+    with sessions() as s:
+        assert s.scalar(select(Candidate)).started_at is None
+
+
+def test_malformed_bodies_are_refused(env):
+    client, sessions, _, _ = env
+    body = b"[not json"
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        "/webhooks/github",
+        data=body,
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "x",
+            "X-Hub-Signature-256": f"sha256={digest}",
+        },
+    )
+    assert response.status_code == 400 and counts(sessions) == (0, 0, 0)
