@@ -195,6 +195,7 @@ def fetch(repo: str, sha: str, out: Path) -> None:
 @click.option("--repo", help="Candidate repository, OWNER/NAME.")
 @click.option("--sha", help="The commit the results are for.")
 @click.option("--neutral", is_flag=True, help="Post a neutral check: grading did not run.")
+@click.option("--final", is_flag=True, help="Post the final score (after the window closed).")
 @click.option("--reason", default="infrastructure failure", help="Why, with --neutral.")
 @click.option("--retry-outbox", is_flag=True, help="Deliver what waits in the outbox.")
 @click.option(
@@ -208,6 +209,7 @@ def post(
     repo: str | None,
     sha: str | None,
     neutral: bool,
+    final: bool,
     reason: str,
     retry_outbox: bool,
     outbox: Path | None,
@@ -242,7 +244,7 @@ def post(
         elif results_dir is None:
             raise click.UsageError("give the RESULTS_DIR to post (or --neutral)")
         else:
-            delivery = posting.load(results_dir, repo, sha)
+            delivery = posting.load(results_dir, repo, sha, final=final)
         done = posting.deliver(delivery, gateway_for(repo, permissions), targets, box)
     except posting.PostingDeferred as exc:
         click.echo(for_log(str(exc)), err=True)
@@ -250,3 +252,145 @@ def post(
     except MleAssessError as exc:
         raise _fail(exc) from exc
     click.echo(for_log(f"posted {repo}@{sha[:7]}: {', '.join(done)}"))
+
+
+def _env(name: str, value: str | None) -> str:
+    """An option's value, else the environment variable's, else a usage error."""
+    import os
+
+    found = value or os.environ.get(name)
+    if not found:
+        raise click.UsageError(f"set {name} or pass the option")
+    return found
+
+
+@main.command("publish-template")
+@click.option("--repo", "template", default=None, help="Template repository, ORG/NAME "
+              "(default: $MLE_ASSESS_TEMPLATE_REPO).")  # fmt: skip
+def publish_template(template: str | None) -> None:
+    """Push template_repo/ to the organisation's private template repository."""
+    from mle_assess.github import provision as prov
+    from mle_assess.github.fetch import check_target
+    from mle_assess.github.gateway import Credentials, Gateway
+
+    template = _env("MLE_ASSESS_TEMPLATE_REPO", template)
+    try:
+        check_target(template)
+        gh = _org_gateway(Gateway(Credentials.from_env()), template.split("/")[0])
+        sha = prov.publish_template(gh, template, echo=lambda t: click.echo(for_log(t)))
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"template {template} at {sha}")
+
+
+def _org_gateway(root, org: str):
+    """The App's installation on `org` (or the plain token's own identity)."""
+    return root.for_installation(org) if root.is_app else root
+
+
+@main.command()
+@click.argument("roster", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG).")
+@click.option("--template", default=None, help="Template repository, ORG/NAME "
+              "(default: $MLE_ASSESS_TEMPLATE_REPO).")  # fmt: skip
+@click.option("--team", default="reviewers", show_default=True, help="Reviewers' team slug.")
+@click.option("--prefix", default="mle-", show_default=True, help="Repository name prefix.")
+@click.option("--assessment", default="default", show_default=True, help="Assessment name.")
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+def provision(
+    roster: Path,
+    org: str | None,
+    template: str | None,
+    team: str,
+    prefix: str,
+    assessment: str,
+    db_url: str | None,
+) -> None:
+    """Create a private repository per candidate in ROSTER.csv (columns name,github).
+
+    Each gets: the template's files, an invitation with push permission, read access for the
+    reviewers' team, a feedback branch, the candidate's START.md on main, and a "Feedback"
+    pull request. Re-running is safe: finished steps are skipped.
+    """
+    from mle_assess.db import connect
+    from mle_assess.github import provision as prov
+    from mle_assess.github.gateway import Credentials, Gateway
+
+    org = _env("MLE_ASSESS_ORG", org)
+    template = _env("MLE_ASSESS_TEMPLATE_REPO", template)
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    try:
+        entries = prov.read_roster(roster)
+        _, sessions = connect(db_url)
+        gh = _org_gateway(Gateway(Credentials.from_env()), org)
+        made = prov.provision(
+            gh,
+            entries,
+            org=org,
+            template=template,
+            team=team,
+            prefix=prefix,
+            sessions=sessions,
+            assessment=assessment,
+            echo=lambda t: click.echo(for_log(t)),
+        )
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"{len(made)} candidate repositories ready")
+
+
+def _sweeping(final: bool, org: str | None, assessment_repo: str | None, prefix: str) -> None:
+    from datetime import UTC, datetime
+
+    from mle_assess.github import sweep as sweeping
+    from mle_assess.github.gateway import Credentials, Gateway
+
+    org = _env("MLE_ASSESS_ORG", org)
+    assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", assessment_repo)
+    root = Gateway(Credentials.from_env())
+    reader = _org_gateway(root, org)
+    writer = _org_gateway(root, assessment_repo.split("/")[0])
+    dispatch = sweeping.dispatcher(writer, assessment_repo)
+    act = sweeping.finalize_one if final else sweeping.sweep_one
+    now = datetime.now(UTC)
+    repos = [
+        r["full_name"]
+        for r in (reader.installation_repos() if reader.is_app else reader.org_repos(org))
+        if r["full_name"].split("/")[1].startswith(prefix)
+        and r["full_name"].split("/")[0].lower() == org.lower()
+    ]
+    count = 0
+    for number, repo in enumerate(sorted(repos), start=1):
+        sha = act(reader, sweeping.times_from_github(reader, repo), dispatch, now)
+        if sha:
+            count += 1
+            what = "final grading" if final else "grading"
+            click.echo(for_log(f"[{number}/{len(repos)}] {repo}: {what} of {sha[:7]} dispatched"))
+    click.echo(f"{len(repos)} repositories checked, {count} dispatched")
+
+
+@main.command()
+@click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG).")
+@click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
+              "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
+@click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
+def sweep(org: str | None, assessment_repo: str | None, prefix: str) -> None:
+    """Dispatch grade.yml for pushes that have no result yet (newest push, then official)."""
+    try:
+        _sweeping(False, org, assessment_repo, prefix)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+
+
+@main.command()
+@click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG).")
+@click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
+              "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
+@click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
+def finalize(org: str | None, assessment_repo: str | None, prefix: str) -> None:
+    """For closed windows, have the official SHA's final score posted (dispatching its final
+    grading when it has none)."""
+    try:
+        _sweeping(True, org, assessment_repo, prefix)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc

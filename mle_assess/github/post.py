@@ -36,6 +36,7 @@ from mle_assess.github.gateway import Gateway
 from mle_assess.grade.report import validate
 
 CHECK_NAME = "MLE Assess"
+FINAL_CHECK_NAME = "MLE Assess: final score"
 FEEDBACK_BRANCH = "feedback"
 MAIN_BRANCH = "main"
 MARKER = "<!-- mle-assess:sticky"
@@ -61,18 +62,45 @@ class Delivery:
     results: dict
     report: str = ""
     neutral: bool = False
+    final: bool = False
     flags: list[dict] = field(default_factory=list)
     pending: list[str] = field(default_factory=lambda: list(STEPS))
     authoritative: bool | None = None
 
     @property
+    def check_name(self) -> str:
+        return FINAL_CHECK_NAME if self.final else CHECK_NAME
+
+    @property
     def candidate_text(self) -> str:
         if self.neutral:
             return NEUTRAL_TEXT + "\n"
+        if self.final:
+            return final_text(self.results)
         return str(self.results.get("output", ""))
 
 
-def load(results_dir: Path, repo: str, sha: str) -> Delivery:
+def final_text(results: dict) -> str:
+    """After the deadline: the final scaled score and each module's score (the policy's
+    second column), and nothing about hidden checks."""
+    extra = results.get("extra_data", {})
+    lines = [
+        "## MLE Assess: final result",
+        "",
+        f"Scaled score: **{extra.get('scaled_score')}** (from 200 to 600)",
+        "",
+        "| module | score |",
+        "| --- | --- |",
+    ]
+    for module, pair in sorted(extra.get("modules", {}).items()):
+        lines.append(
+            f"| {module.replace('module', 'Module ')} | {pair['score']} of {pair['max_score']} |"
+        )
+    lines += ["", "This is the result of the last commit you pushed inside your window."]
+    return "\n".join(lines) + "\n"
+
+
+def load(results_dir: Path, repo: str, sha: str, *, final: bool = False) -> Delivery:
     """The delivery for a results folder: results.json (schema-checked) and report.md."""
     path = Path(results_dir) / "results.json"
     try:
@@ -82,7 +110,7 @@ def load(results_dir: Path, repo: str, sha: str) -> Delivery:
         raise MleAssessError(f"{path} is missing or not a valid results.json: {exc}") from exc
     report_path = Path(results_dir) / "report.md"
     report = report_path.read_text(encoding="utf-8") if report_path.is_file() else ""
-    return Delivery(repo=repo, sha=sha, results=results, report=report)
+    return Delivery(repo=repo, sha=sha, results=results, report=report, final=final)
 
 
 def neutral(repo: str, sha: str, reason: str) -> Delivery:
@@ -103,13 +131,14 @@ def neutral(repo: str, sha: str, reason: str) -> Delivery:
 def ensure_check(delivery: Delivery, gh: Gateway) -> None:
     """Our check run on the SHA (created or updated), or a commit status without an App."""
     title, summary = check_text(delivery)
-    conclusion = "neutral"
+    conclusion = "success" if delivery.final else "neutral"
+    name = delivery.check_name
     if gh.is_app:
         delivery.authoritative = True
         ours = [
             c
-            for c in gh.check_runs(delivery.repo, delivery.sha, CHECK_NAME)
-            if c["app_id"] == gh.app_id() and c["name"] == CHECK_NAME
+            for c in gh.check_runs(delivery.repo, delivery.sha, name)
+            if c["app_id"] == gh.app_id() and c["name"] == name
         ]
         output = {"title": title, "summary": summary}
         if ours:
@@ -124,7 +153,7 @@ def ensure_check(delivery: Delivery, gh: Gateway) -> None:
             gh.create_check_run(
                 delivery.repo,
                 delivery.sha,
-                CHECK_NAME,
+                name,
                 status="completed",
                 conclusion=conclusion,
                 output=output,
@@ -137,7 +166,7 @@ def ensure_check(delivery: Delivery, gh: Gateway) -> None:
             delivery.sha,
             state="error" if delivery.neutral else "success",
             description=title,
-            context=CHECK_NAME,
+            context=name,
         )
 
 
@@ -145,6 +174,9 @@ def check_text(delivery: Delivery) -> tuple[str, str]:
     """The check's title and summary, under the feedback policy (no score before the end)."""
     if delivery.neutral:
         return "Grading did not run", NEUTRAL_TEXT
+    if delivery.final:
+        score = delivery.results.get("extra_data", {}).get("scaled_score")
+        return f"Final score: {score} (200 to 600)", fit(delivery.candidate_text, SUMMARY_LIMIT)
     coding = [t for t in delivery.results.get("tests", []) if "quiz" not in t.get("tags", [])]
     passed = sum(t.get("status") == "passed" for t in coding)
     title = f"{passed} of {len(coding)} coding checks passed"
@@ -268,7 +300,7 @@ class Outbox:
 
     def path(self, delivery: Delivery) -> Path:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", delivery.repo)
-        kind = "neutral" if delivery.neutral else "results"
+        kind = "neutral" if delivery.neutral else "final" if delivery.final else "results"
         return self.folder / f"{name}__{delivery.sha}__{kind}.json"
 
     def keep(self, delivery: Delivery) -> Path:
