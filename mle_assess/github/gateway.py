@@ -89,8 +89,9 @@ class RetryPolicy:
     max_wait: float = 120.0
     timeout: float = 15.0
     # PyGithub's pacing between requests and between writes, which GitHub asks clients to use.
-    between_requests: float = 0.25
-    between_writes: float = 1.0
+    between_requests: float | None = 0.25
+    between_writes: float | None = 1.0
+    per_page: int = 100  # items per page of a list (GitHub's largest)
 
 
 @dataclass
@@ -188,7 +189,7 @@ class Gateway:
                 base_url=self.creds.api_url,
                 timeout=int(self.policy.timeout),
                 retry=None,
-                per_page=100,
+                per_page=self.policy.per_page,
                 seconds_between_requests=self.policy.between_requests,
                 seconds_between_writes=self.policy.between_writes,
             )
@@ -314,14 +315,14 @@ class Gateway:
                 _, data = self.github().requester.requestJsonAndCheck(
                     "GET",
                     "/installation/repositories",
-                    parameters={"per_page": 100, "page": page},
+                    parameters={"per_page": self.policy.per_page, "page": page},
                 )
                 return data
 
             data = self._call(fetch, "the installation's repositories")
             batch = data.get("repositories", [])
             repos += batch
-            if len(batch) < 100 or len(repos) >= int(data.get("total_count", 0)):
+            if len(batch) < self.policy.per_page or len(repos) >= int(data.get("total_count", 0)):
                 return repos
             page += 1
 
@@ -429,9 +430,10 @@ class Gateway:
     # --- comments ----------------------------------------------------------------------------
 
     def comments(self, repo: str, number: int) -> list[dict]:
-        """`GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (every page)."""
+        """`GET /repos/{owner}/{repo}/issues/{issue_number}/comments` (every page) of pull
+        request `number` (after `GET /repos/{owner}/{repo}/pulls/{pull_number}`)."""
         found = self._list(
-            lambda: self.github().get_repo(repo).get_issue(number).get_comments(),
+            lambda: self.github().get_repo(repo).get_pull(number).get_issue_comments(),
             f"comments on {repo}#{number}",
         )
         return [
@@ -442,7 +444,7 @@ class Gateway:
     def create_comment(self, repo: str, number: int, body: str) -> int:
         """`POST /repos/{owner}/{repo}/issues/{issue_number}/comments`."""
         return self._call(
-            lambda: self.github().get_repo(repo).get_issue(number).create_comment(body),
+            lambda: self.github().get_repo(repo).get_pull(number).create_issue_comment(body),
             f"commenting on {repo}#{number}",
         ).id
 
