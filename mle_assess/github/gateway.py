@@ -448,17 +448,26 @@ class Gateway:
             f"commenting on {repo}#{number}",
         ).id
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
-        """`PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}`."""
+    def edit_comment(self, repo: str, number: int, comment_id: int, body: str) -> None:
+        """`PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}` (a comment on pull
+        request `number`)."""
         self._call(
-            lambda: self.github().get_repo(repo).get_issue_comment(comment_id).edit(body),
+            lambda: (
+                self.github()
+                .get_repo(repo)
+                .get_pull(number)
+                .get_issue_comment(comment_id)
+                .edit(body)
+            ),
             f"editing comment {comment_id} on {repo}",
         )
 
-    def delete_comment(self, repo: str, comment_id: int) -> None:
+    def delete_comment(self, repo: str, number: int, comment_id: int) -> None:
         """`DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}`."""
         self._call(
-            lambda: self.github().get_repo(repo).get_issue_comment(comment_id).delete(),
+            lambda: (
+                self.github().get_repo(repo).get_pull(number).get_issue_comment(comment_id).delete()
+            ),
             f"deleting comment {comment_id} on {repo}",
         )
 

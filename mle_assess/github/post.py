@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import jsonschema
 import requests
 
 from mle_assess.errors import GitHubError, GitHubUnavailable, MleAssessError
@@ -106,6 +107,8 @@ def load(results_dir: Path, repo: str, sha: str, *, final: bool = False) -> Deli
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
         validate(results)
+    except jsonschema.ValidationError as exc:
+        raise MleAssessError(f"{path} is not a valid results.json: {exc.message}") from exc
     except (OSError, ValueError) as exc:
         raise MleAssessError(f"{path} is missing or not a valid results.json: {exc}") from exc
     report_path = Path(results_dir) / "report.md"
@@ -229,9 +232,9 @@ def ensure_comment(delivery: Delivery, gh: Gateway) -> None:
         if flag not in delivery.flags:
             delivery.flags.append(flag)
     if keep["body"] != body:
-        gh.edit_comment(delivery.repo, keep["id"], body)
+        gh.edit_comment(delivery.repo, number, keep["id"], body)
     for duplicate in extra:
-        gh.delete_comment(delivery.repo, duplicate["id"])
+        gh.delete_comment(delivery.repo, number, duplicate["id"])
 
 
 def footer(delivery: Delivery) -> str:
