@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -41,7 +42,9 @@ FINAL_CHECK_NAME = "MLE Assess: final score"
 FEEDBACK_BRANCH = "feedback"
 MAIN_BRANCH = "main"
 MARKER = "<!-- mle-assess:sticky"
-MARKER_LINE = re.compile(r"^<!-- mle-assess:sticky digest=([0-9a-f]{64}) -->\n", re.M)
+MARKER_LINE = re.compile(
+    r"\A<!-- mle-assess:sticky sha=([0-9a-f]{40}) final=([01]) digest=([0-9a-f]{64}) -->\n"
+)
 SUMMARY_LIMIT = 65535  # GitHub's cap on a check run's summary
 STEPS = ("check", "comment", "summary", "board")
 NEUTRAL_TEXT = (
@@ -194,47 +197,77 @@ def fit(text: str, limit: int) -> str:
     return text[: limit - len(note)] + note
 
 
-def sticky_body(text: str) -> str:
-    """The comment's body: a hidden marker carrying a digest of the text below it."""
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return f"{MARKER} digest={digest} -->\n{text}"
+def _digest(sha: str, final: bool, text: str) -> str:
+    return hashlib.sha256(f"{sha}|{int(final)}|{text}".encode()).hexdigest()
+
+
+def sticky_body(text: str, sha: str = "0" * 40, final: bool = False) -> str:
+    """The comment's body: a hidden marker naming the commit it is about and whether it is the
+    final result, with a digest of all that and of the text below it."""
+    return f"{MARKER} sha={sha} final={int(final)} digest={_digest(sha, final, text)} -->\n{text}"
+
+
+def marker(body: str) -> tuple[str, bool] | None:
+    """The commit and finality a sticky comment claims, or None when its marker is malformed."""
+    match = MARKER_LINE.match(body)
+    return (match.group(1), match.group(2) == "1") if match else None
 
 
 def untouched(body: str) -> bool:
-    """Whether a sticky comment's text is still what its marker's digest says we wrote."""
+    """Whether a sticky comment is still exactly what its marker's digest says we wrote."""
     match = MARKER_LINE.match(body)
     if not match:
         return False
-    text = body[match.end() :]
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() == match.group(1)
+    sha, final, digest = match.group(1), match.group(2) == "1", match.group(3)
+    return hmac.compare_digest(_digest(sha, final, body[match.end() :]), digest)
 
 
 def ensure_comment(delivery: Delivery, gh: Gateway) -> None:
-    """One sticky comment from our bot on the feedback pull request, restored if edited."""
+    """One sticky comment from our bot on the feedback pull request, restored if edited.
+
+    It shows the newest push's feedback, by trusted push time: a grading of an older push that
+    finishes later leaves it alone, and so does any grading once the final result is shown
+    there (later pushes do not count)."""
     number = gh.find_pull(delivery.repo, MAIN_BRANCH, FEEDBACK_BRANCH)
     if number is None:
         raise GitHubError(f"{delivery.repo} has no feedback pull request ({MAIN_BRANCH} into "
                           f"{FEEDBACK_BRANCH}); run `mle-assess provision` again")  # fmt: skip
     me = gh.login()
-    body = sticky_body(delivery.candidate_text + footer(delivery))
     ours = [
         c for c in gh.comments(delivery.repo, number) if c["author"] == me and MARKER in c["body"]
     ]
+    body = sticky_body(delivery.candidate_text + footer(delivery), delivery.sha, delivery.final)
     if not ours:
         gh.create_comment(delivery.repo, number, body)
         return
     keep, extra = ours[0], ours[1:]
-    if not untouched(keep["body"]):
+    edited = not untouched(keep["body"])
+    if edited:
         flag = {
             "kind": "sticky_comment_edited",
             "detail": "someone other than MLE Assess edited the feedback comment; it was restored",
         }
         if flag not in delivery.flags:
             delivery.flags.append(flag)
+    shown = None if edited else marker(keep["body"])
+    if shown and not delivery.final and _keeps_its_place(gh, delivery, *shown):
+        return
     if keep["body"] != body:
         gh.edit_comment(delivery.repo, number, keep["id"], body)
     for duplicate in extra:
         gh.delete_comment(delivery.repo, number, duplicate["id"])
+
+
+def _keeps_its_place(gh: Gateway, delivery: Delivery, shown_sha: str, shown_final: bool) -> bool:
+    """Whether the comment's current content must stay: it is the final result, or about a
+    push newer (by GitHub's receipt time) than the one being posted."""
+    if shown_final:
+        return True
+    if shown_sha == delivery.sha:
+        return False
+    times = {e["sha"]: e["pushed_at"] for e in reversed(gh.push_events(delivery.repo))}
+    shown_at, ours_at = times.get(shown_sha), times.get(delivery.sha)
+    return shown_at is not None and ours_at is not None and shown_at > ours_at
 
 
 def footer(delivery: Delivery) -> str:
