@@ -226,7 +226,13 @@ def post(
 
     folder = outbox or Path(os.environ.get("MLE_ASSESS_OUTBOX") or ".mle-assess/outbox")
     box, targets = posting.Outbox(folder), posting.Targets.from_env()
-    permissions = {"checks": "write", "issues": "write", "pull_requests": "write"}
+    permissions = {
+        "checks": "write",
+        "contents": "read",
+        "issues": "write",
+        "pull_requests": "write",
+        "statuses": "write",
+    }
     try:
         if retry_outbox:
             done, waiting = posting.retry_outbox(

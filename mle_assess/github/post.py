@@ -183,7 +183,11 @@ def check_text(delivery: Delivery) -> tuple[str, str]:
     if delivery.final:
         score = delivery.results.get("extra_data", {}).get("scaled_score")
         return f"Final score: {score} (200 to 600)", fit(delivery.candidate_text, SUMMARY_LIMIT)
-    coding = [t for t in delivery.results.get("tests", []) if "quiz" not in t.get("tags", [])]
+    coding = [
+        t
+        for t in delivery.results.get("tests", [])
+        if {"module3", "module4"} & set(t.get("tags", []))
+    ]
     passed = sum(t.get("status") == "passed" for t in coding)
     title = f"{passed} of {len(coding)} coding checks passed"
     return title, fit(delivery.candidate_text, SUMMARY_LIMIT)

@@ -42,9 +42,11 @@ class CandidateTimes:
 
 def times_from_github(gh: Gateway, repo: str, login: str | None = None) -> CandidateTimes:
     """Pushes to main and the window's opening, from the repository's events."""
+    # The events API lists newest first, to the second: reversed, pushes made within the same
+    # second keep the order GitHub received them in.
     pushes = [
         Push(e["sha"], e["pushed_at"])
-        for e in gh.push_events(repo)
+        for e in reversed(gh.push_events(repo))
         if e["ref"] == f"refs/heads/{MAIN_BRANCH}" and e["sha"] and e["pushed_at"]
     ]
     added = [
