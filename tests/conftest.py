@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakegithub import FakeGitHub
 
 from hidden_tests.solutions import SAMPLES, build_sample
 from mle_assess import TEMPLATE_DIR, sandbox
@@ -117,3 +118,15 @@ def check_written(out: Path) -> dict:
 def template_copy(tmp_path: Path) -> Path:
     """A fresh copy of the unmodified template."""
     return Path(shutil.copytree(TEMPLATE_DIR, tmp_path / "template-copy"))
+
+
+@pytest.fixture
+def github_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """The GitHub-shaped server on 127.0.0.1 (tests/fakegithub/), behaving as github.com does
+    for templates: a generated repository starts with a fresh commit of its own."""
+    current = os.environ.get("NO_PROXY", "")
+    monkeypatch.setenv("NO_PROXY", ",".join(filter(None, [current, "127.0.0.1", "localhost"])))
+    with FakeGitHub(tmp_path / "fakegithub", template_history="fresh") as server:
+        yield server
+    if server.errors:
+        pytest.fail("fake GitHub server raised:\n" + "\n".join(server.errors))

@@ -122,6 +122,13 @@ def test_unknown_repository_is_refused_with_nothing_stored(env):
     assert counts(sessions) == (0, 0, 0) and dispatched == []
 
 
+def test_pushes_by_an_app_are_not_graded(env):
+    client, sessions, dispatched, _ = env
+    payload = push("b" * 40) | {"sender": {"login": "mle-assess[bot]", "type": "Bot"}}
+    assert "ignored" in send(client, "push", payload).json["status"]
+    assert dispatched == [] and counts(sessions) == (1, 0, 0)
+
+
 def test_pushes_to_other_branches_are_not_graded(env):
     client, sessions, dispatched, _ = env
     assert send(client, "push", push("b" * 40, ref="refs/heads/feedback")).status_code == 200

@@ -128,6 +128,9 @@ def _push(session: Session, payload: dict, now: datetime, dispatch: queue.Dispat
     candidate = _candidate(session, payload)
     if payload.get("ref") != MAIN_REF:
         return "ignored: not a push to main"
+    sender = payload.get("sender") or {}
+    if isinstance(sender, dict) and sender.get("type") == "Bot":
+        return "ignored: a push by an App (such as provisioning's start file)"
     sha = payload.get("after")
     if not isinstance(sha, str) or len(sha) != 40 or sha == ZERO_SHA:
         return "ignored: no commit (a deleted branch)"

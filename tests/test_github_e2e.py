@@ -1,0 +1,290 @@
+"""End to end on the GitHub-shaped server: provision three candidates, they accept and push
+real commits, signed webhooks reach the board's receiver and dispatch grade.yml, and each
+dispatch runs the workflow's own script (fetch, grade in the sandbox, report). Then, through
+PyGithub: our App's check runs, one sticky comment per pull request, and candidate-facing text
+that follows the feedback policy. Also the deadline: late pushes, late-finishing runs, and
+finalize."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from github import Auth, Github
+from github_env import ORG, TEAM, make_env
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from hidden_tests import CANARY
+from mle_assess import PROJECT_ROOT
+from mle_assess.db import Candidate, GradingRequest, Submission, connect
+from mle_assess.github import post as posting
+from mle_assess.github import queue
+from mle_assess.github import sweep as sweeping
+from mle_assess.github.provision import Entry, provision, publish_template
+from mle_assess.github.webhook import create_blueprint
+
+pytestmark = pytest.mark.slow
+
+SECRET = "e2e-webhook-secret"
+TEMPLATE = f"{ORG}/mle-template"
+ASSESSMENT = f"{ORG}/assessment"
+SCRIPT = PROJECT_ROOT / ".github" / "scripts" / "grade-job.sh"
+CLI = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "mle-assess"
+PEOPLE = {"alice": "reference", "bob": "quiz_only", "cy": "m4_round2"}
+
+
+class Stack:
+    """The server, our App, the board's webhook receiver and database, and the candidates."""
+
+    def __init__(self, server, tmp_path: Path, samples: dict[str, Path]) -> None:
+        self.server, self.tmp, self.samples = server, tmp_path, samples
+        self.env = make_env(server)
+        self.tokens = {login: server.add_user(login) for login in PEOPLE}
+        server.create_repo(
+            ORG, "assessment", files={".github/workflows/grade.yml": "name: grade\n"}
+        )
+        self.bot = self.env.bot()
+        publish_template(self.bot, TEMPLATE, echo=lambda _: None)
+        _, self.sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+        provision(
+            self.bot,
+            [Entry(login.title(), login) for login in PEOPLE],
+            org=ORG,
+            template=TEMPLATE,
+            team=TEAM,
+            prefix="mle-",
+            sessions=self.sessions,
+            assessment="round-1",
+            echo=lambda _: None,
+        )
+        app = Flask("board")
+        app.register_blueprint(
+            create_blueprint(
+                secret=SECRET,
+                sessions=self.sessions,
+                dispatch=queue.workflow_dispatcher(self.bot, ASSESSMENT),
+            )
+        )
+        self.http = make_server("127.0.0.1", 0, app, threaded=True)
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+        server.add_webhook(
+            ORG,
+            f"http://127.0.0.1:{self.http.server_port}/webhooks/github",
+            secret=SECRET,
+            events=["push", "member"],
+        )
+        self.ran: set[tuple[str, str, bool]] = set()
+        self.jobs = 0
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.thread.join()
+
+    def candidate(self, login: str) -> Github:
+        return Github(base_url=self.server.api_url, auth=Auth.Token(self.tokens[login]), retry=None)
+
+    def accept(self, login: str) -> None:
+        user = self.candidate(login).get_user()
+        for invitation in user.get_invitations():
+            user.accept_invitation(invitation)
+        self.server.deliveries_wait()
+
+    def push(self, login: str, sample: str, message: str) -> str:
+        """Clone the candidate's repository, lay `sample` over it, commit, and push."""
+        work = self.tmp / f"clone-{login}-{len(os.listdir(self.tmp))}"
+        url = self.server.clone_url(ORG, f"mle-{login}", self.tokens[login])
+        git("clone", "--quiet", url, str(work))
+        for item in self.samples[sample].iterdir():
+            target = work / item.name
+            if item.is_dir():
+                shutil.copytree(item, target, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(item, target)
+        (work / "NOTES.md").write_text(f"{message}\n")
+        git("add", "--all", cwd=work)
+        git("commit", "--quiet", "-m", message, cwd=work)
+        git("push", "--quiet", "origin", "HEAD:main", cwd=work)
+        self.server.deliveries_wait()
+        return git("rev-parse", "HEAD", cwd=work).strip()
+
+    def job_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MLE_ASSESS_CMD": str(CLI),
+            "MLE_ASSESS_GITHUB_API": self.server.api_url,
+            "MLE_ASSESS_APP_ID": str(self.env.app.id),
+            "MLE_ASSESS_APP_PRIVATE_KEY": self.env.app.private_key_pem,
+            "MLE_ASSESS_GITHUB_PACING": "off",
+            "MLE_ASSESS_ORG": ORG,
+            "MLE_ASSESS_ASSESSMENT_REPO": ASSESSMENT,
+            "MLE_ASSESS_OUTBOX": str(self.tmp / "outbox"),
+            "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
+            "MLE_ASSESS_WORK_DIR": str(self.tmp),
+        }
+
+    def run_job(self, repo: str, sha: str, final: bool = False) -> None:
+        """What grade.yml does for one dispatch: the same script, step by step."""
+        self.jobs += 1
+        work = self.tmp / f"job-{self.jobs}-{sha[:8]}-{int(final)}"
+        env = self.job_env() | ({"FINAL": "true"} if final else {})
+        script(env, "fetch", repo, sha, str(work / "snapshot"))
+        script(env, "grade", str(work / "snapshot" / "snapshot.tar"), str(work / "results"))
+        script(env, "report", str(work / "results"), repo, sha)
+
+    def run_dispatches(self) -> int:
+        """Run every dispatch not run yet; returns how many ran."""
+        count = 0
+        for d in self.server.dispatches:
+            key = (d["inputs"]["repo"], d["inputs"]["sha"], d["inputs"].get("final") == "true")
+            if (
+                d["repo"] == ASSESSMENT
+                and d["workflow"].endswith("grade.yml")
+                and key not in self.ran
+            ):
+                self.ran.add(key)
+                self.run_job(*key)
+                count += 1
+        return count
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Candidate",
+        "GIT_AUTHOR_EMAIL": "c@example.invalid",
+        "GIT_COMMITTER_NAME": "Candidate",
+        "GIT_COMMITTER_EMAIL": "c@example.invalid",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def script(env: dict[str, str], *args: str) -> None:
+    proc = subprocess.run(
+        ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, f"grade-job.sh {args[0]} failed:\n{proc.stderr[-3000:]}"
+
+
+@pytest.fixture
+def stack(github_server, tmp_path, samples):
+    built = Stack(github_server, tmp_path, samples)
+    yield built
+    built.close()
+
+
+def stickies(stack: Stack, repo: str) -> list[dict]:
+    number = stack.bot.find_pull(repo, "main", "feedback")
+    return [c for c in stack.bot.comments(repo, number) if posting.MARKER in c["body"]]
+
+
+def test_three_candidates_pushed_graded_and_reported(stack):
+    for login in PEOPLE:
+        stack.accept(login)
+    shas = {login: stack.push(login, sample, "my work") for login, sample in PEOPLE.items()}
+    assert stack.run_dispatches() == 3
+    with stack.sessions() as s:
+        opened = {c.login: c.started_at for c in s.scalars(select(Candidate))}
+        assert all(opened.values())  # each window opened when the invitation was accepted
+        requests = {r.sha: r.state for r in s.scalars(select(GradingRequest))}
+        assert requests == dict.fromkeys(shas.values(), "dispatched")
+        assert s.scalar(select(Submission).where(Submission.sha == shas["alice"])).pushed_at
+    titles = {}
+    for login, sha in shas.items():
+        repo = f"{ORG}/mle-{login}"
+        runs = stack.bot.check_runs(repo, sha)
+        assert [r["app_id"] for r in runs] == [stack.env.app.id]
+        titles[login] = runs[0]["title"]
+        (sticky,) = stickies(stack, repo)
+        text = sticky["body"] + runs[0]["summary"]
+        assert sticky["author"] == "mle-assess[bot]"
+        assert "scaled" not in text.lower() and CANARY not in text
+        assert "Quiz correctness and scores are shown after the deadline." in text
+    assert titles == {
+        "alice": "49 of 49 coding checks passed",
+        "bob": "0 of 49 coding checks passed",
+        "cy": "29 of 49 coding checks passed",
+    }
+    assert "Scaled score: **600**" in (stack.tmp / "summary.md").read_text()
+
+
+def test_the_deadline_decides_what_counts(stack):
+    """A push after the deadline does not change the official result; a later-finishing run
+    of an older push does not take the comment back; finalize grades the last in-window push
+    and posts its final score."""
+    login, repo = "alice", f"{ORG}/mle-alice"
+    stack.accept(login)
+    early = stack.push(login, "quiz_only", "first try")
+    inside = stack.push(login, "reference", "finished")
+    stack.server.advance_clock(95 * 60)
+    late = stack.push(login, "template", "after the deadline")
+    # Run the newest first, then the older ones: finishing later must not make them current.
+    for sha in (late, inside, early):
+        stack.run_job(repo, sha)
+    (sticky,) = stickies(stack, repo)
+    assert posting.marker(sticky["body"]) == (late, False)
+    times = sweeping.times_from_github(stack.bot, repo, login)
+    now = times.pushes[-1].pushed_at if times.pushes else None
+    assert sweeping.official(times.pushes, times.window).sha == inside
+    dispatched: list[tuple[str, str, bool]] = []
+    assert (
+        sweeping.finalize_one(stack.bot, times, lambda r, s, f: dispatched.append((r, s, f)), now)
+        == inside
+    )
+    stack.run_job(repo, inside, final=True)
+    (final,) = stack.bot.check_runs(repo, inside, posting.FINAL_CHECK_NAME)
+    assert final["title"] == "Final score: 600 (200 to 600)"
+    (sticky,) = stickies(stack, repo)
+    assert posting.marker(sticky["body"]) == (inside, True)
+    assert "Scaled score: **600**" in sticky["body"]
+    # Once posted, finalize has nothing left to do, and a late push's grading leaves the
+    # final result in place.
+    assert sweeping.finalize_one(stack.bot, times, lambda *a: dispatched.append(a), now) is None
+    stack.run_job(repo, late)
+    assert posting.marker(stickies(stack, repo)[0]["body"]) == (inside, True)
+    assert stack.bot.check_runs(repo, late, posting.FINAL_CHECK_NAME) == []
+
+
+def test_finalize_grades_an_official_push_that_was_never_graded(stack):
+    login, repo = "bob", f"{ORG}/mle-bob"
+    stack.accept(login)
+    sha = stack.push(login, "reference", "done")
+    stack.server.advance_clock(91 * 60)
+    times = sweeping.times_from_github(stack.bot, repo, login)
+    now = times.window.closes_at + timedelta(minutes=1)
+    assert stack.bot.check_runs(repo, sha) == []
+    dispatch = sweeping.dispatcher(stack.bot, ASSESSMENT)
+    assert sweeping.finalize_one(stack.bot, times, dispatch, now) == sha
+    (request,) = [d for d in stack.server.dispatches if d["inputs"].get("final") == "true"]
+    assert request["inputs"] == {"repo": repo, "sha": sha, "final": "true"}
+    assert stack.run_dispatches() == 2  # the push's own grading, and the final one
+    (final,) = stack.bot.check_runs(repo, sha, posting.FINAL_CHECK_NAME)
+    assert final["title"] == "Final score: 600 (200 to 600)"
+
+
+def test_a_check_run_by_another_app_is_not_a_result(stack):
+    login, repo = "cy", f"{ORG}/mle-cy"
+    stack.accept(login)
+    sha = stack.push(login, "reference", "work")
+    other = stack.server.add_app("impostor", ORG)
+    token = stack.server.installation_token(other.installation_id)
+    forged = Github(base_url=stack.server.api_url, auth=Auth.Token(token), retry=None)
+    forged.get_repo(repo).create_check_run(
+        posting.CHECK_NAME, sha, status="completed", conclusion="success"
+    )
+    times = sweeping.times_from_github(stack.bot, repo, login)
+    dispatched: list = []
+    swept = sweeping.sweep_one(
+        stack.bot, times, lambda r, s, f: dispatched.append((r, s, f)), times.pushes[-1].pushed_at
+    )
+    assert swept == sha and dispatched == [(repo, sha, False)]
