@@ -345,7 +345,9 @@ def provision(
     click.echo(f"{len(made)} candidate repositories ready")
 
 
-def _sweeping(final: bool, org: str | None, assessment_repo: str | None, prefix: str) -> None:
+def _sweeping(
+    final: bool, org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None
+) -> None:
     from datetime import UTC, datetime
 
     from mle_assess.github import sweep as sweeping
@@ -359,15 +361,27 @@ def _sweeping(final: bool, org: str | None, assessment_repo: str | None, prefix:
     dispatch = sweeping.dispatcher(writer, assessment_repo)
     act = sweeping.finalize_one if final else sweeping.sweep_one
     now = datetime.now(UTC)
-    repos = [
-        r["full_name"]
-        for r in (reader.installation_repos() if reader.is_app else reader.org_repos(org))
-        if r["full_name"].split("/")[1].startswith(prefix)
-        and r["full_name"].split("/")[0].lower() == org.lower()
-    ]
+    if db_url:  # trusted times as the board recorded them, extensions included
+        from sqlalchemy import select
+
+        from mle_assess.db import Candidate, connect
+
+        _, sessions = connect(db_url)
+        with sessions() as session:
+            known = {c.repo: sweeping.times_from_db(c) for c in session.scalars(select(Candidate))}
+        repos = sorted(known)
+    else:
+        known = {}
+        repos = sorted(
+            r["full_name"]
+            for r in (reader.installation_repos() if reader.is_app else reader.org_repos(org))
+            if r["full_name"].split("/")[1].startswith(prefix)
+            and r["full_name"].split("/")[0].lower() == org.lower()
+        )
     count = 0
-    for number, repo in enumerate(sorted(repos), start=1):
-        sha = act(reader, sweeping.times_from_github(reader, repo), dispatch, now)
+    for number, repo in enumerate(repos, start=1):
+        times = known.get(repo) or sweeping.times_from_github(reader, repo)
+        sha = act(reader, times, dispatch, now)
         if sha:
             count += 1
             what = "final grading" if final else "grading"
@@ -380,10 +394,12 @@ def _sweeping(final: bool, org: str | None, assessment_repo: str | None, prefix:
 @click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
               "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
 @click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
-def sweep(org: str | None, assessment_repo: str | None, prefix: str) -> None:
+@click.option("--db", "db_url", default=None, help="Read trusted times from this database "
+              "(the board's) instead of GitHub's events API.")  # fmt: skip
+def sweep(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
     """Dispatch grade.yml for pushes that have no result yet (newest push, then official)."""
     try:
-        _sweeping(False, org, assessment_repo, prefix)
+        _sweeping(False, org, assessment_repo, prefix, db_url)
     except MleAssessError as exc:
         raise _fail(exc) from exc
 
@@ -393,10 +409,34 @@ def sweep(org: str | None, assessment_repo: str | None, prefix: str) -> None:
 @click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
               "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
 @click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
-def finalize(org: str | None, assessment_repo: str | None, prefix: str) -> None:
+@click.option("--db", "db_url", default=None, help="Read trusted times from this database "
+              "(the board's) instead of GitHub's events API.")  # fmt: skip
+def finalize(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
     """For closed windows, have the official SHA's final score posted (dispatching its final
     grading when it has none)."""
     try:
-        _sweeping(True, org, assessment_repo, prefix)
+        _sweeping(True, org, assessment_repo, prefix, db_url)
     except MleAssessError as exc:
         raise _fail(exc) from exc
+
+
+@main.command()
+@click.argument("repo")
+@click.option("--minutes", type=int, required=True, help="Minutes to add to the window.")
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+def extend(repo: str, minutes: int, db_url: str | None) -> None:
+    """Extend one candidate's window (REPO is their repository, ORG/NAME)."""
+    from mle_assess.db import connect
+    from mle_assess.github.sweep import extend as extend_window
+
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    try:
+        _, sessions = connect(db_url)
+        with sessions.begin() as session:
+            candidate = extend_window(session, repo, minutes)
+            deadline = candidate.deadline
+            total = candidate.extension_minutes
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    when = f"; the window now closes at {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
+    click.echo(for_log(f"{repo}: extended by {minutes} minutes ({total} in all){when}"))

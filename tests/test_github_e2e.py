@@ -192,6 +192,11 @@ def test_three_candidates_pushed_graded_and_reported(stack):
     for login in PEOPLE:
         stack.accept(login)
     shas = {login: stack.push(login, sample, "my work") for login, sample in PEOPLE.items()}
+    pushes = [d for d in stack.server.deliveries if d.event == "push"]
+    assert [d.status for d in pushes] == [200, 200, 200]
+    # A replayed delivery (same X-GitHub-Delivery) changes nothing.
+    assert stack.server.redeliver(pushes[0].guid).status == 200
+    assert len(stack.server.dispatches) == 3
     assert stack.run_dispatches() == 3
     with stack.sessions() as s:
         opened = {c.login: c.started_at for c in s.scalars(select(Candidate))}
@@ -288,3 +293,26 @@ def test_a_check_run_by_another_app_is_not_a_result(stack):
         stack.bot, times, lambda r, s, f: dispatched.append((r, s, f)), times.pushes[-1].pushed_at
     )
     assert swept == sha and dispatched == [(repo, sha, False)]
+
+
+def test_faults_all_along_the_run_still_deliver_each_result_once(stack):
+    """5xx, rate limits, a dropped connection and a slow answer, on the dispatch, the fetch,
+    the check runs and the comments: every result still arrives exactly once."""
+    server = stack.server
+    for login in PEOPLE:
+        stack.accept(login)
+    server.inject(kind="502", method="POST", path=r"/dispatches$", times=2)
+    server.inject(kind="rate_limit", method="POST", path=r"/access_tokens$", seconds=1)
+    server.inject(kind="500", method="POST", path=r"/check-runs$", times=2)
+    server.inject(kind="drop", method="POST", path=r"/issues/\d+/comments$")
+    server.inject(kind="secondary", method="GET", path=r"/pulls$", seconds=1, status=429)
+    server.inject(kind="slow", method="GET", path=r"/commits/[0-9a-f]+/check-runs$", seconds=1)
+    shas = {login: stack.push(login, "reference", "work") for login in PEOPLE}
+    with stack.sessions() as s:
+        assert {r.state for r in s.scalars(select(GradingRequest))} == {"dispatched"}
+    assert stack.run_dispatches() == 3
+    for login, sha in shas.items():
+        repo = f"{ORG}/mle-{login}"
+        assert len(stack.bot.check_runs(repo, sha)) == 1
+        assert len(stickies(stack, repo)) == 1
+    assert not list((stack.tmp / "outbox").glob("*.json"))

@@ -246,3 +246,73 @@ def test_results_that_are_not_valid_are_refused(tmp_path):
     with pytest.raises(Exception, match="not a valid results.json"):
         posting.load(folder, "acme/x", "a" * 40)
     assert not Path(tmp_path / "outbox").exists()
+
+
+class Board:
+    """A stand-in receiver for the board's `POST /api/results` (the board itself is built
+    separately): it records what arrives, and can be made to fail."""
+
+    def __init__(self) -> None:
+        from flask import Flask, jsonify, request
+        from werkzeug.serving import make_server
+
+        self.received: list[tuple[str, dict]] = []
+        self.fail = 0
+        app = Flask("board")
+
+        @app.post("/api/results")
+        def results():  # noqa: ANN202 - a Flask view
+            if self.fail:
+                self.fail -= 1
+                return jsonify(error="down"), 503
+            self.received.append((request.headers.get("Authorization", ""), request.get_json()))
+            return jsonify(status="stored"), 201
+
+        self.http = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.http.server_port}"
+        import threading
+
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.thread.join()
+
+
+@pytest.fixture
+def board():
+    receiver = Board()
+    yield receiver
+    receiver.close()
+
+
+def test_results_reach_the_board_with_its_token_once_even_after_it_was_down(
+    world, results_dir, tmp_path, board
+):
+    env, bot, _, _, repos, _ = world
+    repo = repos[0]
+    sha = bot.branch_sha(repo, "main")
+    outbox = posting.Outbox(tmp_path / "outbox")
+    targets = posting.Targets(board_url=board.url, board_token="board-token")
+    board.fail = 1
+    with pytest.raises(posting.PostingDeferred):
+        posting.deliver(posting.load(results_dir, repo, sha), bot, targets, outbox)
+    assert board.received == [] and [d.pending for d in outbox.waiting()] == [["board"]]
+    assert posting.retry_outbox(lambda _: bot, targets, outbox) == (1, 0)
+    ((auth, body),) = board.received
+    assert auth == "Bearer board-token"
+    assert body["repo"] == repo and body["sha"] == sha and body["authoritative"] is True
+    assert body["results"]["extra_data"]["scaled_score"] == 200
+
+
+def test_an_infrastructure_failure_posts_a_neutral_check_and_no_score(world, tmp_path, board):
+    env, bot, _, _, repos, _ = world
+    repo = repos[1]
+    sha = bot.branch_sha(repo, "main")
+    delivery = posting.neutral(repo, sha, "the runner went away")
+    targets = posting.Targets(board_url=board.url, board_token="t")
+    posting.deliver(delivery, bot, targets, posting.Outbox(tmp_path / "o"))
+    (run,) = bot.check_runs(repo, sha)
+    assert run["conclusion"] == "neutral" and run["title"] == "Grading did not run"
+    assert "not a score" in run["summary"] and board.received == []

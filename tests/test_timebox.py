@@ -53,3 +53,33 @@ def test_status_follows_the_window():
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         Window(datetime(2026, 11, 28, 9, 0))
+
+
+def test_an_admin_extension_is_stored_and_moves_the_deadline(tmp_path):
+    from mle_assess.db import Assessment, Candidate, Submission, connect
+    from mle_assess.errors import MleAssessError
+    from mle_assess.github.sweep import extend, times_from_db
+
+    _, sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+    with sessions.begin() as s:
+        assessment = Assessment(name="round", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        candidate = Candidate(
+            assessment_id=assessment.id, name="A", login="a", repo="acme/mle-a", started_at=OPEN
+        )
+        s.add(candidate)
+        s.flush()
+        s.add(Submission(candidate_id=candidate.id, sha="b" * 40, pushed_at=at(100)))
+    with sessions.begin() as s:
+        extend(s, "acme/mle-a", 15)
+        with pytest.raises(MleAssessError, match="not a candidate"):
+            extend(s, "acme/nobody", 5)
+    with sessions() as s:
+        from sqlalchemy import select
+
+        stored = s.scalar(select(Candidate))
+        assert stored.deadline.replace(tzinfo=UTC) == at(105)
+        times = times_from_db(stored)
+    assert times.window.closes_at == at(105)
+    assert official(times.pushes, times.window) == Push("b" * 40, at(100))

@@ -537,8 +537,13 @@ class Gateway:
         """`POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches`."""
 
         def send() -> None:
-            if not self.github().get_repo(repo).get_workflow(workflow).create_dispatch(ref, inputs):
-                raise GitHubInvalid(f"GitHub refused to dispatch {workflow} on {repo}")
+            # Called directly: PyGithub's Workflow.create_dispatch turns every failure into a
+            # plain False, which would hide a 5xx or a rate limit from the retries.
+            self.github().requester.requestJsonAndCheck(
+                "POST",
+                f"/repos/{repo}/actions/workflows/{workflow}/dispatches",
+                input={"ref": ref, "inputs": inputs},
+            )
 
         self._call(send, f"dispatching {workflow} on {repo}")
 

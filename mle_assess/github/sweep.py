@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mle_assess.db.models import Candidate
+from mle_assess.errors import MleAssessError
 from mle_assess.github.gateway import Gateway
 from mle_assess.github.post import CHECK_NAME, FINAL_CHECK_NAME, MAIN_BRANCH
-from mle_assess.timebox import Push, Window, newest, official
+from mle_assess.timebox import Push, Window, newest, official, utc
 
 WORKFLOW = "grade.yml"
 
@@ -56,6 +61,37 @@ def times_from_github(gh: Gateway, repo: str, login: str | None = None) -> Candi
     ]
     opened = min((e["at"] for e in added), default=None)
     return CandidateTimes(repo, login, Window(opened) if opened else None, pushes)
+
+
+def times_from_db(candidate: Candidate) -> CandidateTimes:
+    """The same from the board's database: the window as opened (and extended by an admin),
+    and the pushes with the times the webhook receiver recorded."""
+    window = None
+    if candidate.started_at is not None:
+        window = Window(
+            utc(candidate.started_at),
+            candidate.assessment.window_minutes,
+            candidate.extension_minutes,
+        )
+    pushes = [
+        Push(s.sha, utc(s.pushed_at or s.received_at))
+        for s in sorted(candidate.submissions, key=lambda s: (s.pushed_at or s.received_at, s.id))
+    ]
+    return CandidateTimes(candidate.repo, candidate.login, window, pushes)
+
+
+def extend(session: Session, repo: str, minutes: int) -> Candidate:
+    """An admin's extension of one candidate's window, by `minutes` (cumulative)."""
+    if minutes <= 0:
+        raise MleAssessError("an extension is a positive number of minutes")
+    candidate = session.scalar(select(Candidate).where(Candidate.repo == repo))
+    if candidate is None:
+        raise MleAssessError(f"{repo} is not a candidate repository in this database")
+    candidate.extension_minutes += minutes
+    if candidate.started_at is not None:
+        total = candidate.assessment.window_minutes + candidate.extension_minutes
+        candidate.deadline = utc(candidate.started_at) + timedelta(minutes=total)
+    return candidate
 
 
 def _graded(gh: Gateway, repo: str, sha: str, name: str) -> bool:
