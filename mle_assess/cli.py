@@ -348,6 +348,7 @@ def provision(
 def _sweeping(
     final: bool, org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None
 ) -> None:
+    import os
     from datetime import UTC, datetime
 
     from mle_assess.github import sweep as sweeping
@@ -355,7 +356,12 @@ def _sweeping(
 
     org = _env("MLE_ASSESS_ORG", org)
     assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", assessment_repo)
+    db_url = db_url or os.environ.get("MLE_ASSESS_DB") or None
     root = Gateway(Credentials.from_env())
+    if not root.is_app:
+        raise MleAssessError(
+            "sweep and finalize need the GitHub App: only its check runs show what was graded"
+        )
     reader = _org_gateway(root, org)
     writer = _org_gateway(root, assessment_repo.split("/")[0])
     dispatch = sweeping.dispatcher(writer, assessment_repo)
@@ -380,7 +386,8 @@ def _sweeping(
         )
     count = 0
     for number, repo in enumerate(repos, start=1):
-        times = known.get(repo) or sweeping.times_from_github(reader, repo)
+        login = repo.split("/")[1].removeprefix(prefix)
+        times = known.get(repo) or sweeping.times_from_github(reader, repo, login)
         sha = act(reader, times, dispatch, now)
         if sha:
             count += 1

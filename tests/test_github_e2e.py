@@ -239,7 +239,9 @@ def test_the_deadline_decides_what_counts(stack):
     (sticky,) = stickies(stack, repo)
     assert posting.marker(sticky["body"]) == (late, False)
     times = sweeping.times_from_github(stack.bot, repo, login)
-    now = times.pushes[-1].pushed_at if times.pushes else None
+    now = times.window.closes_at + sweeping.FINALIZE_GRACE + timedelta(minutes=1)
+    too_soon = times.window.closes_at + timedelta(minutes=1)  # events may still be arriving
+    assert sweeping.finalize_one(stack.bot, times, lambda *a: None, too_soon) is None
     assert sweeping.official(times.pushes, times.window).sha == inside
     dispatched: list[tuple[str, str, bool]] = []
     assert (
@@ -266,7 +268,7 @@ def test_finalize_grades_an_official_push_that_was_never_graded(stack):
     sha = stack.push(login, "reference", "done")
     stack.server.advance_clock(91 * 60)
     times = sweeping.times_from_github(stack.bot, repo, login)
-    now = times.window.closes_at + timedelta(minutes=1)
+    now = times.window.closes_at + sweeping.FINALIZE_GRACE + timedelta(minutes=1)
     assert stack.bot.check_runs(repo, sha) == []
     dispatch = sweeping.dispatcher(stack.bot, ASSESSMENT)
     assert sweeping.finalize_one(stack.bot, times, dispatch, now) == sha

@@ -190,7 +190,7 @@ def test_faults_while_posting_still_deliver_exactly_once(world, results_dir, tmp
     server.inject(kind="secondary", method="GET", path=r"/pulls$", seconds=1, status=429)
     server.inject(kind="rate_limit", method="GET", path=r"/check-runs$", seconds=2)
     done, _ = post_once(bot, repo, sha, results_dir, posting.Outbox(tmp_path / "outbox"))
-    assert done == ["check", "comment", "summary", "board"]
+    assert done == ["check", "board", "summary", "comment"]
     assert len(bot.check_runs(repo, sha)) == 1
     number = bot.find_pull(repo, "main", "feedback")
     assert len(comments_by(env, repo, number)) == 1
@@ -205,7 +205,8 @@ def test_an_outage_leaves_the_results_in_the_outbox_until_retried(world, results
     with pytest.raises(posting.PostingDeferred, match="retry-outbox"):
         post_once(bot, repo, sha, results_dir, outbox)
     (kept,) = outbox.waiting()
-    assert kept.pending == ["comment", "summary", "board"]  # the check run went out
+    # Everything but the comment went out; the comment waits, after three tries.
+    assert kept.pending == ["comment"]
     env.server.clear_faults()
     assert posting.retry_outbox(lambda _: bot, posting.Targets(), outbox) == (1, 0)
     assert posting.retry_outbox(lambda _: bot, posting.Targets(), outbox) == (0, 0)
@@ -295,10 +296,11 @@ def test_results_reach_the_board_with_its_token_once_even_after_it_was_down(
     sha = bot.branch_sha(repo, "main")
     outbox = posting.Outbox(tmp_path / "outbox")
     targets = posting.Targets(board_url=board.url, board_token="board-token")
-    board.fail = 1
+    board.fail = posting.STEP_ATTEMPTS  # down for every try of this posting
     with pytest.raises(posting.PostingDeferred):
         posting.deliver(posting.load(results_dir, repo, sha), bot, targets, outbox)
     assert board.received == [] and [d.pending for d in outbox.waiting()] == [["board"]]
+    assert board.fail == 0  # back up
     assert posting.retry_outbox(lambda _: bot, targets, outbox) == (1, 0)
     ((auth, body),) = board.received
     assert auth == "Bearer board-token"
@@ -316,3 +318,41 @@ def test_an_infrastructure_failure_posts_a_neutral_check_and_no_score(world, tmp
     (run,) = bot.check_runs(repo, sha)
     assert run["conclusion"] == "neutral" and run["title"] == "Grading did not run"
     assert "not a score" in run["summary"] and board.received == []
+
+
+def test_a_sticky_comment_forged_with_a_marker_or_stripped_of_it_is_restored(
+    world, results_dir, tmp_path, monkeypatch
+):
+    """The marker's digest is keyed: a candidate cannot make one that checks out, and a
+    comment of our bot without any marker is still ours."""
+    env, bot, tokens, _, repos, _ = world
+    monkeypatch.setenv("MLE_ASSESS_COMMENT_KEY", "the report job's key")
+    repo = repos[0]
+    sha = bot.branch_sha(repo, "main")
+    outbox = posting.Outbox(tmp_path / "outbox")
+    post_once(bot, repo, sha, results_dir, outbox)
+    number = bot.find_pull(repo, "main", "feedback")
+    env.server.add_collaborator(ORG, "mle-alice", "alice")
+    comment = pygithub(env, tokens["alice"]).get_repo(repo).get_pull(number)
+    (sticky,) = comments_by(env, repo, number)
+    original = sticky["body"]
+    monkeypatch.setenv("MLE_ASSESS_COMMENT_KEY", "a guess")
+    forged = posting.sticky_body("Scaled score: **600**\n", sha, final=True)
+    monkeypatch.setenv("MLE_ASSESS_COMMENT_KEY", "the report job's key")
+    for body in (forged, "Scaled score: **600** (no marker at all)"):
+        comment.get_issue_comment(sticky["id"]).edit(body)
+        _, delivery = post_once(bot, repo, sha, results_dir, outbox)
+        assert [f["kind"] for f in delivery.flags] == ["sticky_comment_edited"]
+        (restored,) = [c for c in bot.comments(repo, number) if c["author"] == "mle-assess[bot]"]
+        assert restored["body"] == original
+
+
+def test_an_infrastructure_failure_never_replaces_a_posted_grading(world, results_dir, tmp_path):
+    env, bot, _, _, repos, _ = world
+    repo = repos[2]
+    sha = bot.branch_sha(repo, "main")
+    outbox = posting.Outbox(tmp_path / "outbox")
+    post_once(bot, repo, sha, results_dir, outbox)
+    posting.deliver(posting.neutral(repo, sha, "runner lost"), bot, posting.Targets(), outbox)
+    (run,) = bot.check_runs(repo, sha)
+    assert run["title"].endswith("coding checks passed") and run["external_id"] == sha

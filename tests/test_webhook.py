@@ -199,3 +199,43 @@ def test_malformed_bodies_are_refused(env):
         },
     )
     assert response.status_code == 400 and counts(sessions) == (0, 0, 0)
+
+
+def test_a_dispatch_github_refuses_leaves_the_push_waiting_for_the_sweep(tmp_path):
+    from mle_assess.errors import GitHubUnavailable
+
+    _, sessions = connect(f"sqlite:///{tmp_path / 'b.db'}")
+    with sessions.begin() as s:
+        assessment = Assessment(name="r", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        s.add(Candidate(assessment_id=assessment.id, name="A", login="alice", repo=REPO))
+
+    def refuse(repo, sha):
+        raise GitHubUnavailable("GitHub is down")
+
+    app = Flask("test")
+    app.register_blueprint(
+        create_blueprint(secret=SECRET, sessions=sessions, dispatch=refuse, clock=Clock())
+    )
+    response = send(app.test_client(), "push", push("a" * 40))
+    assert response.status_code == 200
+    with sessions() as s:
+        (req,) = s.scalars(select(GradingRequest))
+        assert req.state == "waiting" and req.dispatched_at is None
+        assert s.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_a_force_push_back_to_an_earlier_commit_makes_it_current_again(env):
+    from mle_assess.github.sweep import times_from_db
+    from mle_assess.timebox import official
+
+    client, sessions, _, clock = env
+    added = {"action": "added", "member": {"login": "alice"}, "repository": {"full_name": REPO}}
+    send(client, "member", added, delivery="m")
+    for minute, (sha, delivery) in enumerate([("a", "1"), ("b", "2"), ("a", "3")], start=1):
+        clock.now = NOW + timedelta(minutes=minute)
+        send(client, "push", push(sha * 40, pushed_at=clock.now), delivery=delivery)
+    with sessions() as s:
+        times = times_from_db(s.scalar(select(Candidate)))
+    assert official(times.pushes, times.window).sha == "a" * 40

@@ -228,18 +228,23 @@ class Gateway:
 
     # --- the retry loop ----------------------------------------------------------------------
 
-    def _call(self, operation: Callable[[], T], what: str) -> T:
-        """Run `operation`, retrying it whole on the failures GitHub asks clients to retry."""
+    def _call(self, operation: Callable[[], T], what: str, *, creates: bool = False) -> T:
+        """Run `operation`, retrying it whole on the failures GitHub asks clients to retry.
+
+        An operation that `creates` something is retried only when GitHub surely did not act
+        (a rate limit): after a timeout, a dropped connection or a 5xx it may have, so the
+        caller looks for what was made before trying again (see `post`)."""
         for attempt in range(1, self.policy.attempts + 1):
             try:
                 return operation()
             except GithubException as exc:
                 wait = self._wait_for(exc, attempt)
-                if wait is None or attempt == self.policy.attempts:
+                ambiguous = exc.status is not None and exc.status >= 500
+                if wait is None or attempt == self.policy.attempts or (creates and ambiguous):
                     raise _mapped(exc, what) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 wait = self._backoff(attempt)
-                if attempt == self.policy.attempts:
+                if attempt == self.policy.attempts or creates:
                     raise GitHubUnavailable(f"{what}: no answer from GitHub ({exc})") from exc
             if wait > self.policy.max_wait:
                 raise GitHubUnavailable(
@@ -261,6 +266,9 @@ class Gateway:
                 return max(0.0, float(headers["retry-after"]))
             except ValueError:
                 return self._backoff(attempt)
+        message = str((exc.data or {}).get("message", "")) if isinstance(exc.data, dict) else ""
+        if status in (403, 429) and "secondary rate limit" in message.lower():
+            return 60.0  # no Retry-After: GitHub asks to wait at least a minute
         if status in (403, 429) and headers.get("x-ratelimit-remaining") == "0":
             try:
                 reset = float(headers.get("x-ratelimit-reset", "0"))
@@ -455,6 +463,7 @@ class Gateway:
         return self._call(
             lambda: self.github().get_repo(repo).get_pull(number).create_issue_comment(body),
             f"commenting on {repo}#{number}",
+            creates=True,
         ).id
 
     def edit_comment(self, repo: str, number: int, comment_id: int, body: str) -> None:
@@ -485,7 +494,9 @@ class Gateway:
     def check_runs(self, repo: str, sha: str, name: str | None = None) -> list[dict]:
         """`GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (every page), each with the id
         of the App that created it: only our App's count when results are read back."""
-        kwargs = {"check_name": name} if name else {}
+        # filter=all: every run, not only the latest per name (a same-named run from the
+        # candidate's own workflow must never hide ours).
+        kwargs = {"check_name": name, "filter": "all"} if name else {"filter": "all"}
         found = self._list(
             lambda: self.github().get_repo(repo).get_commit(sha).get_check_runs(**kwargs),
             f"check runs on {repo}@{sha[:7]}",
@@ -508,6 +519,7 @@ class Gateway:
         return self._call(
             lambda: self.github().get_repo(repo).create_check_run(name, sha, **fields),
             f"creating check run {name} on {repo}@{sha[:7]}",
+            creates=True,
         ).id
 
     def update_check_run(self, repo: str, check_run_id: int, **fields: Any) -> None:

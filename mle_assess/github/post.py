@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import requests
@@ -46,7 +47,10 @@ MARKER_LINE = re.compile(
     r"\A<!-- mle-assess:sticky sha=([0-9a-f]{40}) final=([01]) digest=([0-9a-f]{64}) -->\n"
 )
 SUMMARY_LIMIT = 65535  # GitHub's cap on a check run's summary
-STEPS = ("check", "comment", "summary", "board")
+# The comment, which a candidate can interfere with (by editing the pull request), goes last.
+STEPS = ("check", "board", "summary", "comment")
+STEP_ATTEMPTS = 3
+INFRA_FAILURE = "infrastructure-failure"  # the external_id of a neutral "did not run" check
 NEUTRAL_TEXT = (
     "An infrastructure problem stopped the grading of this commit (not your code). It will be "
     "graded again; this is not a score."
@@ -147,6 +151,8 @@ def ensure_check(delivery: Delivery, gh: Gateway) -> None:
             if c["app_id"] == gh.app_id() and c["name"] == name
         ]
         output = {"title": title, "summary": summary}
+        if ours and delivery.neutral and ours[0]["external_id"] != INFRA_FAILURE:
+            return  # an infrastructure failure never replaces a grading that was posted
         if ours:
             gh.update_check_run(
                 delivery.repo,
@@ -154,6 +160,7 @@ def ensure_check(delivery: Delivery, gh: Gateway) -> None:
                 status="completed",
                 conclusion=conclusion,
                 output=output,
+                external_id=INFRA_FAILURE if delivery.neutral else delivery.sha,
             )
         else:
             gh.create_check_run(
@@ -163,7 +170,7 @@ def ensure_check(delivery: Delivery, gh: Gateway) -> None:
                 status="completed",
                 conclusion=conclusion,
                 output=output,
-                external_id=delivery.sha,
+                external_id=INFRA_FAILURE if delivery.neutral else delivery.sha,
             )
     else:
         delivery.authoritative = False
@@ -201,8 +208,23 @@ def fit(text: str, limit: int) -> str:
     return text[: limit - len(note)] + note
 
 
+def comment_key() -> bytes:
+    """The key of the sticky comment's digest, which a candidate must not be able to compute:
+    $MLE_ASSESS_COMMENT_KEY, else one derived from the App's private key (both only in the
+    report job)."""
+    explicit = os.environ.get("MLE_ASSESS_COMMENT_KEY")
+    if explicit:
+        return explicit.encode()
+    private = os.environ.get("MLE_ASSESS_APP_PRIVATE_KEY", "")
+    if not private and os.environ.get("MLE_ASSESS_APP_PRIVATE_KEY_FILE"):
+        private = Path(os.environ["MLE_ASSESS_APP_PRIVATE_KEY_FILE"]).read_text(encoding="utf-8")
+    secret = private or os.environ.get("MLE_ASSESS_GITHUB_TOKEN", "")
+    return hashlib.sha256(b"mle-assess sticky comment\0" + secret.encode()).digest()
+
+
 def _digest(sha: str, final: bool, text: str) -> str:
-    return hashlib.sha256(f"{sha}|{int(final)}|{text}".encode()).hexdigest()
+    message = f"{sha}|{int(final)}|{text}".encode()
+    return hmac.new(comment_key(), message, hashlib.sha256).hexdigest()
 
 
 def sticky_body(text: str, sha: str = "0" * 40, final: bool = False) -> str:
@@ -237,9 +259,9 @@ def ensure_comment(delivery: Delivery, gh: Gateway) -> None:
         raise GitHubError(f"{delivery.repo} has no feedback pull request ({MAIN_BRANCH} into "
                           f"{FEEDBACK_BRANCH}); run `mle-assess provision` again")  # fmt: skip
     me = gh.login()
-    ours = [
-        c for c in gh.comments(delivery.repo, number) if c["author"] == me and MARKER in c["body"]
-    ]
+    # Every comment by our bot is ours, marker or not: removing the marker must not make it
+    # someone else's.
+    ours = [c for c in gh.comments(delivery.repo, number) if c["author"] == me]
     body = sticky_body(delivery.candidate_text + footer(delivery), delivery.sha, delivery.final)
     if not ours:
         gh.create_comment(delivery.repo, number, body)
@@ -269,7 +291,11 @@ def _keeps_its_place(gh: Gateway, delivery: Delivery, shown_sha: str, shown_fina
         return True
     if shown_sha == delivery.sha:
         return False
-    times = {e["sha"]: e["pushed_at"] for e in reversed(gh.push_events(delivery.repo))}
+    times = {
+        e["sha"]: e["pushed_at"]
+        for e in reversed(gh.push_events(delivery.repo))
+        if e["ref"] == f"refs/heads/{MAIN_BRANCH}"
+    }
     shown_at, ours_at = times.get(shown_sha), times.get(delivery.sha)
     return shown_at is not None and ours_at is not None and shown_at > ours_at
 
@@ -298,6 +324,11 @@ def send_board(delivery: Delivery, url: str | None, token: str | None) -> None:
     """`POST {board}/api/results` with the board's bearer token."""
     if not url or delivery.neutral:
         return
+    parts = urlsplit(url)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise MleAssessError(
+            f"the board URL must use https (its token would travel in clear): {url}"
+        )
     body = {
         "repo": delivery.repo,
         "sha": delivery.sha,
@@ -390,10 +421,36 @@ class Targets:
 
 
 def deliver(delivery: Delivery, gh: Gateway, targets: Targets, outbox: Outbox) -> list[str]:
-    """Run the delivery's pending steps in order. Returns the steps done. When one fails for
-    good, the delivery (with what is left) goes to the outbox and PostingDeferred is raised."""
-    done = []
+    """Run the delivery's pending steps; returns the steps done.
+
+    The delivery is in the outbox before the first step and leaves it only when every step
+    is done, so a crash loses nothing. Each step is tried up to STEP_ATTEMPTS times, each time
+    looking again for what an earlier try made; a step that still fails stays pending while
+    the others go on, and PostingDeferred says which are left."""
+    outbox.keep(delivery)
+    done, failed = [], []
     for step in list(delivery.pending):
+        error = _attempt(step, delivery, gh, targets)
+        if error is None:
+            delivery.pending.remove(step)
+            done.append(step)
+            outbox.keep(delivery)
+        else:
+            failed.append(f"{step} ({error})")
+    if failed:
+        path = outbox.keep(delivery)
+        raise PostingDeferred(
+            f"{delivery.repo}@{delivery.sha[:7]}: not delivered yet: {'; '.join(failed)}; "
+            f"kept in {path}: run `mle-assess post --retry-outbox` later"
+        )
+    outbox.drop(delivery)
+    return done
+
+
+def _attempt(step: str, delivery: Delivery, gh: Gateway, targets: Targets) -> str | None:
+    """Run one step; None when it is done, else why it is not."""
+    error = "not tried"
+    for attempt in range(1, STEP_ATTEMPTS + 1):
         try:
             if step == "check":
                 ensure_check(delivery, gh)
@@ -403,16 +460,14 @@ def deliver(delivery: Delivery, gh: Gateway, targets: Targets, outbox: Outbox) -
                 write_summary(delivery, targets.summary_path)
             elif step == "board":
                 send_board(delivery, targets.board_url, targets.board_token)
-        except GitHubUnavailable as exc:
-            path = outbox.keep(delivery)
-            raise PostingDeferred(
-                f"{step} for {delivery.repo}@{delivery.sha[:7]} failed for now ({exc}); "
-                f"kept in {path}: run `mle-assess post --retry-outbox` later"
-            ) from exc
-        delivery.pending.remove(step)
-        done.append(step)
-    outbox.drop(delivery)
-    return done
+            return None
+        except GitHubUnavailable as exc:  # may pass: look again, then try again
+            error = str(exc)
+            if attempt < STEP_ATTEMPTS:
+                gh.sleep(gh.policy.backoff * 2**attempt)
+        except (MleAssessError, OSError) as exc:  # will not pass by itself: keep it for later
+            return str(exc)
+    return error
 
 
 def retry_outbox(
@@ -426,6 +481,6 @@ def retry_outbox(
             try:
                 deliver(delivery, gh_for(delivery.repo), targets, outbox)
                 delivered += 1
-            except PostingDeferred:
+            except MleAssessError:  # this one waits on; the others are still tried
                 waiting += 1
     return delivered, waiting

@@ -203,28 +203,28 @@ def _provision_one(
 ) -> None:
     org, name = repo.split("/")
     try:
-        gh.repo(repo)
+        if not gh.repo(repo)["private"]:
+            raise MleAssessError(f"{repo} exists and is public; make it private, then run again")
         step("repository exists")
     except GitHubNotFound:
         gh.generate_repo(template, org, name, private=True)
         step("created from the template (private)")
     base = _wait_for_main(gh, repo)
-    if gh.is_collaborator(repo, entry.login):
-        step(f"{entry.login} already collaborates")
-    elif entry.login.lower() in (i.lower() for i in gh.pending_invitees(repo)):
-        step(f"{entry.login} already invited")
-    else:
-        gh.invite(repo, entry.login, "push")
-        step(f"invited {entry.login} (push)")
     gh.grant_team(org, team, repo, "pull")
     step(f"team {team} can read")
     if gh.branch_sha(repo, FEEDBACK_BRANCH) is None:
         gh.create_branch(repo, FEEDBACK_BRANCH, base)
         step(f"branch {FEEDBACK_BRANCH} made at the template's commit")
-    gh.put_file(
-        repo, START_FILE, start_text(entry, minutes), f"Start file for {entry.name}", MAIN_BRANCH
-    )
-    step(f"{START_FILE} on {MAIN_BRANCH}")
+    joined = gh.is_collaborator(repo, entry.login)
+    if not joined:  # once the candidate has joined, main is theirs: never written again
+        gh.put_file(
+            repo,
+            START_FILE,
+            start_text(entry, minutes),
+            f"Start file for {entry.name}",
+            MAIN_BRANCH,
+        )
+        step(f"{START_FILE} on {MAIN_BRANCH}")
     if gh.find_pull(repo, MAIN_BRANCH, FEEDBACK_BRANCH) is None:
         gh.open_pull(
             repo,
@@ -237,6 +237,14 @@ def _provision_one(
         step("feedback pull request opened")
     else:
         step("feedback pull request exists")
+    # The invitation goes last, so a candidate never meets a half-made repository.
+    if joined:
+        step(f"{entry.login} already collaborates")
+    elif entry.login.lower() in (i.lower() for i in gh.pending_invitees(repo)):
+        step(f"{entry.login} already invited")
+    else:
+        gh.invite(repo, entry.login, "push")
+        step(f"invited {entry.login} (push)")
 
 
 def _wait_for_main(gh: Gateway, repo: str, attempts: int = 20) -> str:

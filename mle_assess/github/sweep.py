@@ -29,10 +29,12 @@ from sqlalchemy.orm import Session
 from mle_assess.db.models import Candidate
 from mle_assess.errors import MleAssessError
 from mle_assess.github.gateway import Gateway
-from mle_assess.github.post import CHECK_NAME, FINAL_CHECK_NAME, MAIN_BRANCH
+from mle_assess.github.post import CHECK_NAME, FINAL_CHECK_NAME, INFRA_FAILURE, MAIN_BRANCH
 from mle_assess.timebox import Push, Window, newest, official, utc
 
 WORKFLOW = "grade.yml"
+# Wait this long after a window closes before finalizing: webhooks and events can lag.
+FINALIZE_GRACE = timedelta(minutes=10)
 
 
 @dataclass
@@ -46,18 +48,26 @@ class CandidateTimes:
 
 
 def times_from_github(gh: Gateway, repo: str, login: str | None = None) -> CandidateTimes:
-    """Pushes to main and the window's opening, from the repository's events."""
+    """Pushes to main and the window's opening, from the repository's events. Pushes by our
+    own App (provisioning's start file) are not the candidate's; only `login`'s addition as a
+    collaborator opens the window."""
+    bot = gh.login()
     # The events API lists newest first, to the second: reversed, pushes made within the same
     # second keep the order GitHub received them in.
     pushes = [
         Push(e["sha"], e["pushed_at"])
         for e in reversed(gh.push_events(repo))
-        if e["ref"] == f"refs/heads/{MAIN_BRANCH}" and e["sha"] and e["pushed_at"]
+        if e["ref"] == f"refs/heads/{MAIN_BRANCH}"
+        and e["sha"]
+        and e["pushed_at"]
+        and e["actor"] != bot
     ]
     added = [
         e
         for e in gh.member_events(repo)
-        if e["action"] == "added" and e["at"] and (login is None or e["login"] == login)
+        if e["action"] == "added"
+        and e["at"]
+        and (login is None or (e["login"] or "").lower() == login.lower())
     ]
     opened = min((e["at"] for e in added), default=None)
     return CandidateTimes(repo, login, Window(opened) if opened else None, pushes)
@@ -95,9 +105,13 @@ def extend(session: Session, repo: str, minutes: int) -> Candidate:
 
 
 def _graded(gh: Gateway, repo: str, sha: str, name: str) -> bool:
-    """Whether our App's check run `name` is on `sha` (another app's never counts)."""
+    """Whether our App's check run `name` with a result is on `sha` (another app's never
+    counts, nor a neutral "grading did not run")."""
     ours = gh.app_id()
-    return any(c["name"] == name and c["app_id"] == ours for c in gh.check_runs(repo, sha, name))
+    return any(
+        c["name"] == name and c["app_id"] == ours and c["external_id"] != INFRA_FAILURE
+        for c in gh.check_runs(repo, sha, name)
+    )
 
 
 def sweep_one(
@@ -129,7 +143,7 @@ def finalize_one(
     now: datetime,
 ) -> str | None:
     """For a closed window, dispatch the official SHA's final grading unless it was posted."""
-    if times.window is None or not times.window.is_closed(now):
+    if times.window is None or not times.window.is_closed(now - FINALIZE_GRACE):
         return None
     last = official(times.pushes, times.window)
     if last is None or _graded(reader, times.repo, last.sha, FINAL_CHECK_NAME):

@@ -24,8 +24,10 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mle_assess.db.models import Candidate, Submission, WebhookDelivery
+from mle_assess.db.models import Candidate, GradingRequest, Submission, WebhookDelivery
+from mle_assess.errors import GitHubError
 from mle_assess.github import queue
+from mle_assess.timebox import utc
 
 MAX_BODY = 5 * 1024 * 1024
 MAIN_REF = "refs/heads/main"
@@ -54,15 +56,18 @@ def create_blueprint(
     sessions: sessionmaker,
     dispatch: queue.Dispatch,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ignore_pushers: tuple[str, ...] = ("mle-assess[bot]",),
 ) -> Blueprint:
-    """The receiver, storing through `sessions` and dispatching gradings with `dispatch`."""
+    """The receiver, storing through `sessions` and dispatching gradings with `dispatch`.
+    Pushes by `ignore_pushers` (our App's bot) are not the candidate's work."""
+    ignored = frozenset(login.lower() for login in ignore_pushers)
     blueprint = Blueprint("github_webhook", __name__)
 
     @blueprint.post("/webhooks/github")
     def receive():  # noqa: ANN202 - a Flask view
         if (request.content_length or 0) > MAX_BODY:
             return jsonify(error="body too large"), 413
-        body = request.get_data(cache=False)
+        body = request.stream.read(MAX_BODY + 1)  # bounded, also for a chunked body
         if len(body) > MAX_BODY:
             return jsonify(error="body too large"), 413
         if not signature_ok(secret, body, request.headers.get("X-Hub-Signature-256")):
@@ -78,6 +83,7 @@ def create_blueprint(
         if not isinstance(payload, dict):
             return jsonify(error="the body is not a JSON object"), 400
         now = clock()
+        wanted: list[tuple[str, str]] = []  # gradings to dispatch once the records are stored
         try:
             with sessions.begin() as session:
                 seen = session.scalar(
@@ -85,7 +91,9 @@ def create_blueprint(
                 )
                 if seen is not None:
                     return jsonify(status="duplicate delivery: already handled"), 200
-                outcome = handle(session, event, payload, now, dispatch)
+                outcome = handle(
+                    session, event, payload, now, lambda r, sha: wanted.append((r, sha)), ignored
+                )
                 session.add(
                     WebhookDelivery(
                         delivery_id=delivery, event=event[:50], received_at=now, outcome=outcome
@@ -93,19 +101,46 @@ def create_blueprint(
                 )
         except Refused as exc:
             return jsonify(error=str(exc)), exc.status
+        # Dispatched after the commit, outside the transaction: a slow GitHub never holds the
+        # database, and a dispatch that fails leaves the request waiting for the sweep.
+        for repo, sha in wanted:
+            _dispatch_recorded(sessions, dispatch, repo, sha)
         return jsonify(status=outcome), 200
 
     return blueprint
 
 
+def _dispatch_recorded(
+    sessions: sessionmaker, dispatch: queue.Dispatch, repo: str, sha: str
+) -> None:
+    """Start a grading the receiver recorded as dispatched; put it back to waiting if GitHub
+    refuses for now (the sweep will retry it)."""
+    try:
+        dispatch(repo, sha)
+    except GitHubError:
+        with sessions.begin() as session:
+            req = session.scalar(
+                select(GradingRequest)
+                .join(Candidate)
+                .where(func.lower(Candidate.repo) == repo.lower(), GradingRequest.sha == sha)
+            )
+            if req is not None:
+                req.state, req.dispatched_at = "waiting", None
+
+
 def handle(
-    session: Session, event: str, payload: dict, now: datetime, dispatch: queue.Dispatch
+    session: Session,
+    event: str,
+    payload: dict,
+    now: datetime,
+    dispatch: queue.Dispatch,
+    ignored: frozenset[str] = frozenset(),
 ) -> str:
     """Act on one verified, new delivery; returns what was done."""
     if event == "ping":
         return "pong"
     if event == "push":
-        return _push(session, payload, now, dispatch)
+        return _push(session, payload, now, dispatch, ignored)
     if event == "member":
         return _member(session, payload, now)
     return f"ignored: {event[:40]} events are not used"
@@ -124,13 +159,19 @@ def _candidate(session: Session, payload: dict) -> Candidate:
     return candidate
 
 
-def _push(session: Session, payload: dict, now: datetime, dispatch: queue.Dispatch) -> str:
+def _push(
+    session: Session,
+    payload: dict,
+    now: datetime,
+    dispatch: queue.Dispatch,
+    ignored: frozenset[str],
+) -> str:
     candidate = _candidate(session, payload)
     if payload.get("ref") != MAIN_REF:
         return "ignored: not a push to main"
     sender = payload.get("sender") or {}
-    if isinstance(sender, dict) and sender.get("type") == "Bot":
-        return "ignored: a push by an App (such as provisioning's start file)"
+    if isinstance(sender, dict) and str(sender.get("login", "")).lower() in ignored:
+        return "ignored: a push by MLE Assess itself (provisioning's start file)"
     sha = payload.get("after")
     if not isinstance(sha, str) or len(sha) != 40 or sha == ZERO_SHA:
         return "ignored: no commit (a deleted branch)"
@@ -143,6 +184,10 @@ def _push(session: Session, payload: dict, now: datetime, dispatch: queue.Dispat
             Submission(candidate_id=candidate.id, sha=sha, pushed_at=pushed_at, received_at=now)
         )
         session.flush()
+    elif submission.pushed_at is None or utc(submission.pushed_at) < pushed_at:
+        # The same commit pushed again (a force-push back to it): main is that commit as of
+        # this push, so this is its time now.
+        submission.pushed_at = pushed_at
     state = queue.request_grading(session, candidate, sha, pushed_at, dispatch, now)
     return f"push recorded; grading {state}"
 
