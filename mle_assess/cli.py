@@ -246,7 +246,7 @@ def post(
             raise click.UsageError("--repo and --sha are required (or use --retry-outbox)")
         check_target(repo, sha)
         if neutral:
-            delivery = posting.neutral(repo, sha, reason)
+            delivery = posting.neutral(repo, sha, reason, final=final)
         elif results_dir is None:
             raise click.UsageError("give the RESULTS_DIR to post (or --neutral)")
         else:

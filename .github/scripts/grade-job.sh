@@ -227,8 +227,10 @@ cmd_neutral() {
     (($# < 3)) || check_reason "$3"
     (($# == 3)) || usage
     local repo=$1 sha=$2 reason=$3
+    local final=()
+    [[ ${FINAL:-false} != true ]] || final=(--final)
     say "posting a neutral status for $repo at $sha"
-    cli post --neutral --repo "$repo" --sha "$sha" --reason "$reason"
+    cli post --neutral --repo "$repo" --sha "$sha" --reason "$reason" "${final[@]}"
 }
 
 check_assessment_repo() {

@@ -123,14 +123,16 @@ def load(results_dir: Path, repo: str, sha: str, *, final: bool = False) -> Deli
     return Delivery(repo=repo, sha=sha, results=results, report=report, final=final)
 
 
-def neutral(repo: str, sha: str, reason: str) -> Delivery:
-    """An infrastructure failure: a neutral check and no score."""
+def neutral(repo: str, sha: str, reason: str, *, final: bool = False) -> Delivery:
+    """An infrastructure failure: a neutral check (on the final check's name for a final
+    grading, so finalize tries again) and no score."""
     return Delivery(
         repo=repo,
         sha=sha,
         results={},
         report=f"Grading did not run: {reason}\n",
         neutral=True,
+        final=final,
         pending=["check", "summary"],
     )
 
@@ -141,7 +143,7 @@ def neutral(repo: str, sha: str, reason: str) -> Delivery:
 def ensure_check(delivery: Delivery, gh: Gateway) -> None:
     """Our check run on the SHA (created or updated), or a commit status without an App."""
     title, summary = check_text(delivery)
-    conclusion = "success" if delivery.final else "neutral"
+    conclusion = "success" if delivery.final and not delivery.neutral else "neutral"
     name = delivery.check_name
     if gh.is_app:
         delivery.authoritative = True
