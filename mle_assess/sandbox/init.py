@@ -39,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -166,9 +167,31 @@ def clear_keyrings(uids):
                 for keyring in (KEY_SPEC_USER, KEY_SPEC_USER_SESSION, persistent):
                     if keyring not in (-1, 0):
                         _libc.syscall(number, KEYCTL_CLEAR, keyring)
+                wait_for_collection(uid)
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
+
+
+def wait_for_collection(uid, seconds=5.0):
+    """Cleared keys are freed by the kernel's collector a moment later, and stay visible (by
+    description) until then: wait until none of `uid`'s keys but its keyrings remain."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/keys", encoding="utf-8", errors="replace") as handle:
+                left = [
+                    line
+                    for line in handle
+                    if len(line.split()) > 7
+                    and line.split()[5] == str(uid)
+                    and line.split()[7] != "keyring"
+                ]
+        except OSError:
+            return
+        if not left:
+            return
+        time.sleep(0.02)
 
 
 def join_cgroups(paths):
