@@ -447,3 +447,56 @@ def extend(repo: str, minutes: int, db_url: str | None) -> None:
         raise _fail(exc) from exc
     when = f"; the window now closes at {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
     click.echo(for_log(f"{repo}: extended by {minutes} minutes ({total} in all){when}"))
+
+
+@main.group()
+def users() -> None:
+    """Board accounts (recruiter, reviewer, admin). Candidates never get one."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["recruiter", "reviewer", "admin"]), required=True)
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+@click.password_option(help="The password (prompted, at least 12 characters).")
+def users_add(username: str, role: str, db_url: str | None, password: str) -> None:
+    """Create a board account."""
+    from mle_assess.board.auth import add_user
+    from mle_assess.db import connect
+
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    try:
+        _, sessions = connect(db_url)
+        with sessions.begin() as session:
+            add_user(session, username, password, role)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    click.echo(for_log(f"user {username} ({role}) created"))
+
+
+@main.command("board-token")
+@click.argument("name")
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+def board_token(name: str, db_url: str | None) -> None:
+    """Create a bearer token for POST /api/results; it is shown once, only its digest is kept."""
+    from mle_assess.board.api import new_token
+    from mle_assess.db import connect
+
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    _, sessions = connect(db_url)
+    with sessions.begin() as session:
+        token = new_token(session, name)
+    click.echo(token)
+
+
+@main.command()
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1.")
+def board(db_url: str | None, port: int) -> None:
+    """Serve the board on 127.0.0.1 (put a TLS-terminating proxy in front of it)."""
+    from mle_assess.board import create_app
+
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    app = create_app(db_url, secure_cookies=False)
+    click.echo(f"board on http://127.0.0.1:{port}/ (database {db_url})")
+    app.run(host="127.0.0.1", port=port)

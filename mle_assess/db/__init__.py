@@ -1,6 +1,7 @@
 """Storage: SQLAlchemy 2 models and Alembic migrations. SQLite by default, PostgreSQL by URL."""
 
 from mle_assess.db.models import (
+    ApiToken,
     Assessment,
     Base,
     Candidate,
@@ -14,6 +15,7 @@ from mle_assess.db.session import DEFAULT_URL, connect, upgrade
 
 __all__ = [
     "DEFAULT_URL",
+    "ApiToken",
     "Assessment",
     "Base",
     "Candidate",

@@ -1,0 +1,57 @@
+"""The recruiters' summary board: a Flask app factory over the storage models.
+
+`create_app(db_url)` gives the board; the webhook receiver (`mle_assess.github.webhook`) is
+mounted when a webhook secret and a dispatcher are given. Every page and export needs an
+account; the exceptions are the login page, static files, `POST /api/results` (bearer token)
+and the webhook (signature).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from mle_assess.board import api, auth, pages
+from mle_assess.db import connect
+
+PUBLIC_ENDPOINTS = {"auth.login", "static", "api.results", "github_webhook.receive"}
+
+
+def create_app(
+    db_url: str,
+    *,
+    secret_key: str | None = None,
+    webhook_secret: str | None = None,
+    dispatch=None,  # noqa: ANN001 - queue.Dispatch
+    secure_cookies: bool = True,
+) -> Flask:
+    """The board on the database at `db_url` (migrated to the newest schema first)."""
+    app = Flask(__name__)
+    _, sessions = connect(db_url)
+    app.config.update(
+        SECRET_KEY=secret_key or os.environ.get("MLE_ASSESS_BOARD_SECRET") or secrets.token_hex(32),
+        SESSION_COOKIE_SECURE=secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["mle_assess_sessions"] = sessions
+    app.extensions["mle_assess_throttle"] = auth.Throttle()
+    csrf = CSRFProtect(app)
+    auth.login_manager.init_app(app)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(api.blueprint)
+    csrf.exempt(api.blueprint)  # bearer-token API, no cookies
+    if webhook_secret and dispatch is not None:
+        from mle_assess.github.webhook import create_blueprint
+
+        hook = create_blueprint(secret=webhook_secret, sessions=sessions, dispatch=dispatch)
+        app.register_blueprint(hook)
+        csrf.exempt(hook)  # signed by GitHub, no cookies
+    return app

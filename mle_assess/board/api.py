@@ -1,0 +1,107 @@
+"""`POST /api/results`: results from the grading workflow's report job.
+
+Authenticated by a bearer token stored as a SHA-256 digest (`mle-assess board-token`), capped
+in size, validated against the results schema, and stored once per (repository, SHA, grader
+version): a repeat is answered 200 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+
+import jsonschema
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mle_assess.db.models import ApiToken, Candidate, Result, Submission
+from mle_assess.grade.report import validate
+
+MAX_BODY = 2 * 1024 * 1024
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+blueprint = Blueprint("api", __name__)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(session: Session, name: str) -> str:
+    """Create a token; only its digest is stored, so it is shown once."""
+    token = "mlea_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, token_digest=digest(token)))
+    return token
+
+
+def _authorised(session: Session) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or len(header) > 300:
+        return False
+    wanted = digest(header.removeprefix("Bearer ").strip())
+    stored = session.scalars(select(ApiToken.token_digest)).all()
+    return any(hmac.compare_digest(wanted, known) for known in stored)
+
+
+@blueprint.post("/api/results")
+def results():  # noqa: ANN201 - a Flask view
+    if (request.content_length or 0) > MAX_BODY:
+        return jsonify(error="body too large"), 413
+    body = request.stream.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return jsonify(error="body too large"), 413
+    sessions = current_app.extensions["mle_assess_sessions"]
+    with sessions.begin() as session:
+        if not _authorised(session):
+            return jsonify(error="a valid bearer token is required"), 401
+        try:
+            payload = json.loads(body)
+            repo, sha, data = payload["repo"], payload["sha"], payload["results"]
+            if not isinstance(repo, str) or not isinstance(sha, str) or not SHA.match(sha):
+                raise ValueError("repo and sha")
+            validate(data)
+        except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
+            return jsonify(error="the body must be {repo, sha, results} with a valid results"), 400
+        outcome, status = store(session, repo, sha, data, bool(payload.get("authoritative", True)))
+        return jsonify(status=outcome), status
+
+
+def store(
+    session: Session, repo: str, sha: str, data: dict, authoritative: bool
+) -> tuple[str, int]:
+    """Store a result once per (repository, SHA, grader version)."""
+    candidate = session.scalar(select(Candidate).where(func.lower(Candidate.repo) == repo.lower()))
+    if candidate is None:
+        return "not a candidate repository of this board", 404
+    submission = session.scalar(
+        select(Submission).where(Submission.candidate_id == candidate.id, Submission.sha == sha)
+    )
+    if submission is None:
+        submission = Submission(candidate_id=candidate.id, sha=sha)
+        session.add(submission)
+        session.flush()
+    extra = data["extra_data"]
+    version = f"{extra['assessment_version']}+{extra['grader_commit']}"
+    exists = session.scalar(
+        select(Result.id).where(
+            Result.submission_id == submission.id, Result.grader_version == version
+        )
+    )
+    if exists is not None:
+        return "already stored", 200
+    session.add(
+        Result(
+            submission_id=submission.id,
+            grader_version=version,
+            scaled_score=int(extra["scaled_score"]),
+            raw_score=float(data["score"]),
+            isolation=str(extra["isolation"]),
+            data=data,
+            authoritative=authoritative,
+        )
+    )
+    return "stored", 201
