@@ -12,12 +12,14 @@ import hmac
 import json
 import re
 import secrets
+from datetime import UTC, datetime
 
 import jsonschema
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mle_assess.board.summary import refresh
 from mle_assess.db.models import ApiToken, Candidate, Result, Submission
 from mle_assess.grade.report import validate
 
@@ -104,4 +106,7 @@ def store(
             authoritative=authoritative,
         )
     )
+    session.flush()
+    session.refresh(candidate)
+    refresh(candidate, datetime.now(UTC))
     return "stored", 201

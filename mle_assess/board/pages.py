@@ -2,77 +2,142 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from mle_assess.board.auth import role_required
+from mle_assess.board.summary import refresh_due
 from mle_assess.db.models import Candidate, Submission
-from mle_assess.timebox import Push, Window, official, status, time_used, utc
+from mle_assess.timebox import utc
 
 PAGE_SIZE = 50
 blueprint = Blueprint("pages", __name__)
 
 
+STATUSES = ("not started", "in progress", "submitted", "late")
+SORTS = {
+    "name": (Candidate.name,),
+    "score": (Candidate.official_score,),
+    "time": (Candidate.time_used_seconds,),
+    "status": (Candidate.status,),
+}
+
+
 def summary(candidate: Candidate, now: datetime) -> dict:
-    """What a row shows: the official score, status, time used and flags."""
-    pushes = [Push(s.sha, utc(s.pushed_at or s.received_at)) for s in candidate.submissions]
-    window = None
-    if candidate.started_at is not None:
-        window = Window(
-            utc(candidate.started_at),
-            candidate.assessment.window_minutes,
-            candidate.extension_minutes,
-        )
-    last = official(pushes, window) if window else None
-    result = None
-    if last is not None:
-        by_sha = {s.sha: s for s in candidate.submissions}
-        results = sorted(by_sha[last.sha].results, key=lambda r: r.graded_at)
-        result = results[-1] if results else None
+    """What a row shows, from the stored summary columns."""
+    minutes = candidate.time_used_seconds // 60 if candidate.time_used_seconds is not None else None
     return {
         "candidate": candidate,
-        "score": result.scaled_score if result else None,
-        "status": status(window, pushes, now),
-        "minutes": int(time_used(window, pushes, now).total_seconds() // 60) if window else None,
-        "flags": [f["kind"] for f in result.data["extra_data"]["flags"]] if result else [],
+        "score": candidate.official_score,
+        "status": candidate.status,
+        "minutes": minutes,
+        "flags": candidate.flags.split() if candidate.flags else [],
     }
+
+
+def listing(args) -> tuple[dict, object]:  # noqa: ANN001 - request.args
+    """The list's settings from the query string (anything unknown falls back to a default),
+    and the filtered statement; every value reaches SQL as a bound parameter."""
+    query = "".join(ch for ch in args.get("q", "")[:100] if ch.isprintable())
+    sort = args.get("sort", "name") if args.get("sort") in SORTS else "name"
+    direction = "desc" if args.get("dir") == "desc" else "asc"
+    wanted_status = args.get("status", "") if args.get("status") in STATUSES else ""
+    flag = args.get("flag", "")[:40]
+    flag = flag if flag.replace("_", "").isalpha() else ""
+    low, high = _number(args.get("min")), _number(args.get("max"))
+    statement = select(Candidate)
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(
+                Candidate.name.ilike(pattern, escape="\\"),
+                Candidate.login.ilike(pattern, escape="\\"),
+            )
+        )
+    if wanted_status:
+        statement = statement.where(Candidate.status == wanted_status)
+    if flag:
+        statement = statement.where((" " + Candidate.flags + " ").like(f"% {flag} %"))
+    if low is not None:
+        statement = statement.where(Candidate.official_score >= low)
+    if high is not None:
+        statement = statement.where(Candidate.official_score <= high)
+    column = SORTS[sort][0]
+    order = column.desc() if direction == "desc" else column.asc()
+    statement = statement.order_by(order.nulls_last(), Candidate.id)
+    settings = {
+        "q": query,
+        "sort": sort,
+        "dir": direction,
+        "status": wanted_status,
+        "flag": flag,
+        "min": "" if low is None else low,
+        "max": "" if high is None else high,
+    }
+    return settings, statement
+
+
+def _number(value: str | None) -> int | None:
+    try:
+        return max(0, min(1000, int(value))) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 @blueprint.get("/")
 @role_required()
 def candidates():  # noqa: ANN201 - a Flask view
-    """The candidate list: search by name or login, paginated on the server."""
-    query = "".join(ch for ch in request.args.get("q", "")[:100] if ch.isprintable())
+    """The candidate list: search, filter and sort, paginated in the database."""
+    settings, statement = listing(request.args)
     try:
         page = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page = 1
-    statement = select(Candidate).options(
-        selectinload(Candidate.submissions).selectinload(Submission.results),
-        selectinload(Candidate.assessment),
-    )
-    counting = select(func.count(Candidate.id))
-    if query:
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        condition = or_(
-            Candidate.name.ilike(pattern, escape="\\"), Candidate.login.ilike(pattern, escape="\\")
-        )
-        statement, counting = statement.where(condition), counting.where(condition)
-    with current_app.extensions["mle_assess_sessions"]() as session:
-        total = session.scalar(counting)
-        rows = session.scalars(
-            statement.order_by(Candidate.name, Candidate.id)
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        ).all()
-        now = datetime.now(UTC)
+    sessions = current_app.extensions["mle_assess_sessions"]
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        refresh_due(session, now)
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = session.scalars(statement.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
         shown = [summary(c, now) for c in rows]
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
-        "candidates.html", rows=shown, query=query, page=page, pages=pages, total=total
+        "candidates.html",
+        rows=shown,
+        settings=settings,
+        statuses=STATUSES,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+@blueprint.get("/export.csv")
+@role_required()
+def export():  # noqa: ANN201 - a Flask view
+    """The list as filtered and sorted, as CSV (every page)."""
+    settings, statement = listing(request.args)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "login", "repository", "score", "status", "minutes_used", "flags"])
+    with current_app.extensions["mle_assess_sessions"]() as session:
+        for c in session.scalars(statement):
+            minutes = c.time_used_seconds // 60 if c.time_used_seconds is not None else ""
+            row = [c.name, c.login, c.repo, c.official_score or "", c.status, minutes, c.flags]
+            # A cell a spreadsheet would run as a formula is quoted as text.
+            writer.writerow(
+                ["'" + str(v) if str(v)[:1] and str(v)[:1] in "=+-@\t" else v for v in row]
+            )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=candidates.csv"},
     )
 
 

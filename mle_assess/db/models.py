@@ -53,6 +53,14 @@ class Candidate(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     extension_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # The board's summary, kept current by `mle_assess.board.summary.refresh` so the list can
+    # sort and filter in the database: the official push's SHA and score, the status, the
+    # time used, and the official result's flags (space-separated kinds).
+    official_sha: Mapped[str | None] = mapped_column(String(64))
+    official_score: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="not started", index=True)
+    time_used_seconds: Mapped[int | None] = mapped_column(Integer, index=True)
+    flags: Mapped[str] = mapped_column(String(500), default="")
     assessment: Mapped[Assessment] = relationship(back_populates="candidates")
     submissions: Mapped[list[Submission]] = relationship(back_populates="candidate")
 

@@ -24,6 +24,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from mle_assess.board.summary import refresh
 from mle_assess.db.models import Candidate, GradingRequest, Submission, WebhookDelivery
 from mle_assess.errors import GitHubError
 from mle_assess.github import queue
@@ -189,6 +190,9 @@ def _push(
         # this push, so this is its time now.
         submission.pushed_at = pushed_at
     state = queue.request_grading(session, candidate, sha, pushed_at, dispatch, now)
+    session.flush()
+    session.refresh(candidate)
+    refresh(candidate, now)
     return f"push recorded; grading {state}"
 
 
@@ -221,4 +225,5 @@ def _member(session: Session, payload: dict, now: datetime) -> str:
     candidate.started_at = now
     minutes = candidate.assessment.window_minutes + candidate.extension_minutes
     candidate.deadline = now + timedelta(minutes=minutes)
+    refresh(candidate, now)
     return "window opened"

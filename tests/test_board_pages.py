@@ -1,0 +1,111 @@
+"""The candidate list sorts, filters and exports in the database, from each candidate's
+official result (the last push inside the window, by trusted time)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mle_assess.board import create_app
+from mle_assess.board.api import store
+from mle_assess.board.auth import add_user
+from mle_assess.db import Assessment, Candidate, Submission
+
+PASSWORD = "correct horse battery"
+HTTPS = {"base_url": "https://localhost", "headers": {"Referer": "https://localhost/"}}
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def client(tmp_path, graded_session):
+    app = create_app(f"sqlite:///{tmp_path / 'board.db'}", secret_key="k")
+    sessions = app.extensions["mle_assess_sessions"]
+    people = [
+        # name, login, sample graded, minutes since the window opened, push minute
+        ("Ada", "ada", "reference", 200, 40),
+        ("Bo", "bo", "quiz_only", 200, 80),
+        ("=HYPERLINK(1)", "cy", "template", 30, 10),
+        ("Di", "di", None, None, None),
+    ]
+    with sessions.begin() as s:
+        add_user(s, "rec", PASSWORD, "recruiter")
+        assessment = Assessment(name="round", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        for name, login, sample, opened_ago, push_minute in people:
+            started = NOW - timedelta(minutes=opened_ago) if opened_ago else None
+            c = Candidate(
+                assessment_id=assessment.id,
+                name=name,
+                login=login,
+                repo=f"acme/mle-{login}",
+                started_at=started,
+                deadline=started + timedelta(minutes=90) if started else None,
+            )
+            s.add(c)
+            s.flush()
+            if sample:
+                sha = (login[0] * 40)[:40]
+                s.add(
+                    Submission(
+                        candidate_id=c.id,
+                        sha=sha,
+                        pushed_at=started + timedelta(minutes=push_minute),
+                    )
+                )
+                s.flush()
+                store(s, c.repo, sha, graded_session(sample).data, True)
+    test_client = app.test_client()
+    page = test_client.get("/login", **HTTPS)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    test_client.post(
+        "/login", data={"username": "rec", "password": PASSWORD, "csrf_token": token}, **HTTPS
+    )
+    return test_client
+
+
+def names(page) -> list[str]:
+    body = page.text.split("<tbody>")[1]
+    return re.findall(r'/candidates/\d+">([^<]+)</a>', body)
+
+
+def test_sorted_by_score_highest_first_with_ungraded_last(client):
+    page = client.get("/", query_string={"sort": "score", "dir": "desc"}, **HTTPS)
+    assert names(page) == ["Ada", "Bo", "=HYPERLINK(1)", "Di"]
+    assert 'aria-sort="descending"' in page.text
+
+
+def test_filters_by_status_flag_and_score_range(client):
+    assert names(client.get("/", query_string={"status": "in progress"}, **HTTPS)) == [
+        "=HYPERLINK(1)"
+    ]
+    assert names(client.get("/", query_string={"status": "not started"}, **HTTPS)) == ["Di"]
+    assert names(client.get("/", query_string={"min": 300, "max": 400}, **HTTPS)) == ["Bo"]
+    assert names(client.get("/", query_string={"flag": "timeout"}, **HTTPS)) == []
+
+
+def test_time_used_runs_to_the_official_push(client):
+    page = client.get("/", query_string={"sort": "time"}, **HTTPS)
+    assert names(page)[:3] == ["=HYPERLINK(1)", "Ada", "Bo"]
+    assert "40 min" in page.text and "80 min" in page.text
+
+
+def test_csv_export_follows_the_filters_and_defuses_formulas(client):
+    response = client.get("/export.csv", query_string={"sort": "score", "dir": "desc"}, **HTTPS)
+    assert response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0][:4] == ["name", "login", "repository", "score"]
+    assert [r[0] for r in rows[1:]] == ["Ada", "Bo", "'=HYPERLINK(1)", "Di"]
+    assert rows[1][3] == "600" and rows[4][3] == ""
+    only = client.get("/export.csv", query_string={"status": "not started"}, **HTTPS)
+    assert [r[0] for r in csv.reader(io.StringIO(only.text))][1:] == ["Di"]
+
+
+@pytest.mark.parametrize("sort", ["score; DROP TABLE candidates", "id", ""])
+def test_unknown_sorts_fall_back_to_the_name(client, sort):
+    page = client.get("/", query_string={"sort": sort}, **HTTPS)
+    assert page.status_code == 200 and names(page) == sorted(names(page))
