@@ -109,3 +109,11 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(client):
 def test_unknown_sorts_fall_back_to_the_name(client, sort):
     page = client.get("/", query_string={"sort": sort}, **HTTPS)
     assert page.status_code == 200 and names(page) == sorted(names(page))
+
+
+def test_the_cohort_page_shows_the_histogram_and_percentiles(client):
+    page = client.get("/cohort", **HTTPS)
+    assert page.status_code == 200
+    assert "Cohort (3 official scores)" in page.text
+    assert "<svg" in page.text and "Scaled scores of the cohort" in page.text
+    assert "Shown once at least 20 candidates" in page.text

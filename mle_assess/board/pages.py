@@ -7,9 +7,11 @@ import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from mle_assess.board import cohort as cohort_stats
 from mle_assess.board.auth import role_required
 from mle_assess.board.summary import refresh_due
 from mle_assess.db.models import Candidate, Submission
@@ -158,3 +160,41 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
         row = summary(found, datetime.now(UTC))
         submissions = sorted(found.submissions, key=lambda s: utc(s.pushed_at or s.received_at))
         return render_template("candidate.html", row=row, submissions=submissions)
+
+
+def official_results(session) -> list[dict]:  # noqa: ANN001 - a Session
+    """The results data of every candidate's official result."""
+    rows = session.scalars(
+        select(Candidate)
+        .where(Candidate.official_sha.is_not(None), Candidate.official_score.is_not(None))
+        .options(selectinload(Candidate.submissions).selectinload(Submission.results))
+    ).all()
+    found = []
+    for candidate in rows:
+        for submission in candidate.submissions:
+            if submission.sha == candidate.official_sha and submission.results:
+                newest = max(
+                    submission.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at))
+                )
+                found.append(newest.data)
+    return found
+
+
+@blueprint.get("/cohort")
+@role_required()
+def cohort():  # noqa: ANN201 - a Flask view
+    """The cohort: histogram, percentiles, module means, and the quiz's item analysis."""
+    with current_app.extensions["mle_assess_sessions"]() as session:
+        results = official_results(session)
+    scores = [int(d["extra_data"]["scaled_score"]) for d in results]
+    return render_template(
+        "cohort.html",
+        count=len(scores),
+        svg=Markup(cohort_stats.histogram_svg(scores)),
+        percentiles=cohort_stats.percentiles(scores),
+        means=cohort_stats.module_means(results),
+        items=cohort_stats.item_analysis(results)
+        if len(results) >= cohort_stats.MIN_FOR_ITEMS
+        else None,
+        min_for_items=cohort_stats.MIN_FOR_ITEMS,
+    )
