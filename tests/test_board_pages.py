@@ -116,4 +116,36 @@ def test_the_cohort_page_shows_the_histogram_and_percentiles(client):
     assert page.status_code == 200
     assert "Cohort (3 official scores)" in page.text
     assert "<svg" in page.text and "Scaled scores of the cohort" in page.text
-    assert "Shown once at least 20 candidates" in page.text
+    assert "Quiz item analysis" not in page.text  # item statistics are the admins'
+    assert "<th scope=\"col\">50th</th>" in page.text
+
+
+@pytest.mark.parametrize(("role", "detailed"), [("recruiter", False), ("reviewer", True)])
+def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, detailed):
+    app = create_app(f"sqlite:///{tmp_path / 'b.db'}", secret_key="k")
+    sessions = app.extensions["mle_assess_sessions"]
+    started = NOW - timedelta(minutes=200)
+    with sessions.begin() as s:
+        add_user(s, "u", PASSWORD, role)
+        a = Assessment(name="r", version="1", window_minutes=90)
+        s.add(a)
+        s.flush()
+        c = Candidate(assessment_id=a.id, name="Ada", login="ada", repo="acme/mle-ada",
+                      started_at=started, deadline=started + timedelta(minutes=90))  # fmt: skip
+        s.add(c)
+        s.flush()
+        s.add(Submission(candidate_id=c.id, sha="a" * 40, pushed_at=started))
+        s.flush()
+        store(s, c.repo, "a" * 40, graded_session("reference").data, True)
+        cid = c.id
+    client = app.test_client()
+    page = client.get("/login", **HTTPS)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/login", data={"username": "u", "password": PASSWORD, "csrf_token": token},
+                **HTTPS)  # fmt: skip
+    detail = client.get(f"/candidates/{cid}", **HTTPS).text
+    assert "module3.level2" in detail and "37 of 37" in detail  # every role sees the scores
+    assert ("Every question and check" in detail) is detailed
+    assert ("module1.q3" in detail) is detailed
+    cohort = client.get("/cohort", **HTTPS).text
+    assert "Quiz item analysis" not in cohort  # admins only

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -159,7 +160,19 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
             abort(404)
         row = summary(found, datetime.now(UTC))
         submissions = sorted(found.submissions, key=lambda s: utc(s.pushed_at or s.received_at))
-        return render_template("candidate.html", row=row, submissions=submissions)
+        official_data = None
+        for sub in found.submissions:
+            if sub.sha == found.official_sha and sub.results:
+                newest = max(sub.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at)))
+                official_data = newest.data
+        return render_template(
+            "candidate.html",
+            row=row,
+            submissions=submissions,
+            data=official_data,
+            # Per-question and per-check results are for reviewers and admins.
+            detailed=current_user.role in ("reviewer", "admin"),
+        )
 
 
 def official_results(session) -> list[dict]:  # noqa: ANN001 - a Session
@@ -193,8 +206,12 @@ def cohort():  # noqa: ANN201 - a Flask view
         svg=Markup(cohort_stats.histogram_svg(scores)),
         percentiles=cohort_stats.percentiles(scores),
         means=cohort_stats.module_means(results),
-        items=cohort_stats.item_analysis(results)
-        if len(results) >= cohort_stats.MIN_FOR_ITEMS
-        else None,
+        # Item statistics are the admins' (DESIGN, "Who uses it").
+        items=(
+            cohort_stats.item_analysis(results)
+            if current_user.role == "admin" and len(results) >= cohort_stats.MIN_FOR_ITEMS
+            else None
+        ),
+        show_items=current_user.role == "admin",
         min_for_items=cohort_stats.MIN_FOR_ITEMS,
     )
