@@ -494,9 +494,53 @@ def board_token(name: str, db_url: str | None) -> None:
 @click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1.")
 def board(db_url: str | None, port: int) -> None:
     """Serve the board on 127.0.0.1 (put a TLS-terminating proxy in front of it)."""
+    import os
+
     from mle_assess.board import create_app
 
     db_url = _env("MLE_ASSESS_DB", db_url)
-    app = create_app(db_url, secure_cookies=False)
+    hook_secret = os.environ.get("MLE_ASSESS_WEBHOOK_SECRET")
+    dispatch = None
+    if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
+        from mle_assess.github.gateway import Credentials, Gateway
+        from mle_assess.github.queue import workflow_dispatcher
+
+        assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", None)
+        root = Gateway(Credentials.from_env())
+        gh = root.for_installation(assessment_repo.split("/")[0]) if root.is_app else root
+        dispatch = workflow_dispatcher(gh, assessment_repo)
+    app = create_app(db_url, secure_cookies=False, webhook_secret=hook_secret, dispatch=dispatch)
     click.echo(f"board on http://127.0.0.1:{port}/ (database {db_url})")
     app.run(host="127.0.0.1", port=port)
+
+
+@main.command()
+@click.argument("results_json", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--repo", required=True, help="Candidate repository, OWNER/NAME.")
+@click.option("--sha", required=True, help="The commit the results are for.")
+@click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
+def ingest(results_json: Path, repo: str, sha: str, db_url: str | None) -> None:
+    """Store a results.json on the board, as POST /api/results would (once per repository,
+    SHA and grader version)."""
+    import json
+
+    import jsonschema
+
+    from mle_assess.board.api import SHA, store
+    from mle_assess.db import connect
+    from mle_assess.grade.report import validate
+
+    db_url = _env("MLE_ASSESS_DB", db_url)
+    if not SHA.match(sha):
+        raise click.UsageError("--sha must be a full 40-character commit SHA")
+    try:
+        data = json.loads(results_json.read_text(encoding="utf-8"))
+        validate(data)
+    except (ValueError, jsonschema.ValidationError) as exc:
+        raise click.ClickException(f"{results_json} is not a valid results.json") from exc
+    _, sessions = connect(db_url)
+    with sessions.begin() as session:
+        outcome, status = store(session, repo, sha, data, True)
+    if status >= 400:
+        raise click.ClickException(for_log(f"{repo}: {outcome}"))
+    click.echo(for_log(f"{repo}@{sha[:7]}: {outcome}"))

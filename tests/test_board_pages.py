@@ -117,7 +117,7 @@ def test_the_cohort_page_shows_the_histogram_and_percentiles(client):
     assert "Cohort (3 official scores)" in page.text
     assert "<svg" in page.text and "Scaled scores of the cohort" in page.text
     assert "Quiz item analysis" not in page.text  # item statistics are the admins'
-    assert "<th scope=\"col\">50th</th>" in page.text
+    assert '<th scope="col">50th</th>' in page.text
 
 
 @pytest.mark.parametrize(("role", "detailed"), [("recruiter", False), ("reviewer", True)])
@@ -149,3 +149,31 @@ def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, det
     assert ("module1.q3" in detail) is detailed
     cohort = client.get("/cohort", **HTTPS).text
     assert "Quiz item analysis" not in cohort  # admins only
+
+
+def test_ingest_stores_a_result_once(tmp_path, graded_session):
+    import json
+
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from mle_assess.cli import main
+    from mle_assess.db import Result, connect
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    _, sessions = connect(url)
+    with sessions.begin() as s:
+        a = Assessment(name="r", version="1", window_minutes=90)
+        s.add(a)
+        s.flush()
+        s.add(Candidate(assessment_id=a.id, name="Ada", login="ada", repo="acme/mle-ada"))
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(graded_session("template").data))
+    args = ["ingest", str(path), "--repo", "acme/mle-ada", "--sha", "a" * 40, "--db", url]
+    first, second = CliRunner().invoke(main, args), CliRunner().invoke(main, args)
+    assert first.exit_code == 0 and "stored" in first.output
+    assert second.exit_code == 0 and "already stored" in second.output
+    unknown = CliRunner().invoke(main, [*args[:3], "acme/nobody", *args[4:]])
+    assert unknown.exit_code == 1 and "not a candidate repository" in unknown.output
+    with sessions() as s:
+        assert len(s.scalars(select(Result)).all()) == 1
