@@ -136,7 +136,7 @@ def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, det
         s.flush()
         s.add(Submission(candidate_id=c.id, sha="a" * 40, pushed_at=started))
         s.flush()
-        store(s, c.repo, "a" * 40, graded_session("reference").data, True)
+        store(s, c.repo, "a" * 40, graded_session("reference").data, True, "REVIEWER <REPORT>")
         cid = c.id
     client = app.test_client()
     page = client.get("/login", **HTTPS)
@@ -147,6 +147,8 @@ def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, det
     assert "module3.level2" in detail and "37 of 37" in detail  # every role sees the scores
     assert ("Every question and check" in detail) is detailed
     assert ("module1.q3" in detail) is detailed
+    assert ("REVIEWER &lt;REPORT&gt;" in detail) is detailed  # escaped, for reviewers only
+    assert "<REPORT>" not in detail
     cohort = client.get("/cohort", **HTTPS).text
     assert "Quiz item analysis" not in cohort  # admins only
 

@@ -68,12 +68,16 @@ def results():  # noqa: ANN201 - a Flask view
             validate(data)
         except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
             return jsonify(error="the body must be {repo, sha, results} with a valid results"), 400
-        outcome, status = store(session, repo, sha, data, bool(payload.get("authoritative", True)))
+        report = payload.get("report", "")
+        report = report[:MAX_BODY] if isinstance(report, str) else ""
+        outcome, status = store(
+            session, repo, sha, data, bool(payload.get("authoritative", True)), report
+        )
         return jsonify(status=outcome), status
 
 
 def store(
-    session: Session, repo: str, sha: str, data: dict, authoritative: bool
+    session: Session, repo: str, sha: str, data: dict, authoritative: bool, report: str = ""
 ) -> tuple[str, int]:
     """Store a result once per (repository, SHA, grader version)."""
     candidate = session.scalar(select(Candidate).where(func.lower(Candidate.repo) == repo.lower()))
@@ -104,6 +108,7 @@ def store(
             isolation=str(extra["isolation"]),
             data=data,
             authoritative=authoritative,
+            report=report,
         )
     )
     session.flush()

@@ -160,16 +160,17 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
             abort(404)
         row = summary(found, datetime.now(UTC))
         submissions = sorted(found.submissions, key=lambda s: utc(s.pushed_at or s.received_at))
-        official_data = None
+        official_data, report = None, ""
         for sub in found.submissions:
             if sub.sha == found.official_sha and sub.results:
                 newest = max(sub.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at)))
-                official_data = newest.data
+                official_data, report = newest.data, newest.report
         return render_template(
             "candidate.html",
             row=row,
             submissions=submissions,
             data=official_data,
+            report=report,
             # Per-question and per-check results are for reviewers and admins.
             detailed=current_user.role in ("reviewer", "admin"),
         )

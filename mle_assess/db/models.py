@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -94,6 +95,8 @@ class Result(Base):
     graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # False when it was posted with a plain token (a commit status), not as our App's check run.
     authoritative: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The reviewer report (report.md) that came with the results, for reviewers and admins.
+    report: Mapped[str] = mapped_column(Text, default="")
     submission: Mapped[Submission] = relationship(back_populates="results")
 
 
