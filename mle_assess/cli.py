@@ -345,6 +345,31 @@ def provision(
     click.echo(f"{len(made)} candidate repositories ready")
 
 
+def _sweep_options(command):  # noqa: ANN001, ANN202 - decorates a click command
+    """The options `sweep` and `finalize` share."""
+    options = [
+        click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG)."),
+        click.option(
+            "--assessment-repo",
+            default=None,
+            help="Where grade.yml runs, ORG/NAME (default: $MLE_ASSESS_ASSESSMENT_REPO).",
+        ),
+        click.option(
+            "--prefix", default="mle-", show_default=True, help="Candidate repository prefix."
+        ),
+        click.option(
+            "--db",
+            "db_url",
+            default=None,
+            help="Read trusted times from this database (the board's) instead of GitHub's "
+            "events API.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _sweeping(
     final: bool, org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None
 ) -> None:
@@ -397,12 +422,7 @@ def _sweeping(
 
 
 @main.command()
-@click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG).")
-@click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
-              "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
-@click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
-@click.option("--db", "db_url", default=None, help="Read trusted times from this database "
-              "(the board's) instead of GitHub's events API.")  # fmt: skip
+@_sweep_options
 def sweep(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
     """Dispatch grade.yml for pushes that have no result yet (newest push, then official)."""
     try:
@@ -412,12 +432,7 @@ def sweep(org: str | None, assessment_repo: str | None, prefix: str, db_url: str
 
 
 @main.command()
-@click.option("--org", default=None, help="Organisation (default: $MLE_ASSESS_ORG).")
-@click.option("--assessment-repo", default=None, help="Where grade.yml runs, ORG/NAME "
-              "(default: $MLE_ASSESS_ASSESSMENT_REPO).")  # fmt: skip
-@click.option("--prefix", default="mle-", show_default=True, help="Candidate repository prefix.")
-@click.option("--db", "db_url", default=None, help="Read trusted times from this database "
-              "(the board's) instead of GitHub's events API.")  # fmt: skip
+@_sweep_options
 def finalize(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
     """For closed windows, have the official SHA's final score posted (dispatching its final
     grading when it has none)."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from mle_assess.board import cohort as cohort_stats
 from mle_assess.board.auth import role_required
-from mle_assess.board.summary import refresh_due
+from mle_assess.board.summary import official_result, refresh_due
 from mle_assess.db.models import Candidate, Submission
 from mle_assess.timebox import utc
 
@@ -31,7 +31,7 @@ SORTS = {
 }
 
 
-def summary(candidate: Candidate, now: datetime) -> dict:
+def summary(candidate: Candidate) -> dict:
     """What a row shows, from the stored summary columns."""
     minutes = candidate.time_used_seconds // 60 if candidate.time_used_seconds is not None else None
     return {
@@ -108,7 +108,7 @@ def candidates():  # noqa: ANN201 - a Flask view
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(statement.subquery()))
         rows = session.scalars(statement.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-        shown = [summary(c, now) for c in rows]
+        shown = [summary(c) for c in rows]
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template(
         "candidates.html",
@@ -158,19 +158,15 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
         )
         if found is None:
             abort(404)
-        row = summary(found, datetime.now(UTC))
+        row = summary(found)
         submissions = sorted(found.submissions, key=lambda s: utc(s.pushed_at or s.received_at))
-        official_data, report = None, ""
-        for sub in found.submissions:
-            if sub.sha == found.official_sha and sub.results:
-                newest = max(sub.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at)))
-                official_data, report = newest.data, newest.report
+        result = official_result(found)
         return render_template(
             "candidate.html",
             row=row,
             submissions=submissions,
-            data=official_data,
-            report=report,
+            data=result.data if result else None,
+            report=result.report if result else "",
             # Per-question and per-check results are for reviewers and admins.
             detailed=current_user.role in ("reviewer", "admin"),
         )
@@ -183,15 +179,7 @@ def official_results(session) -> list[dict]:  # noqa: ANN001 - a Session
         .where(Candidate.official_sha.is_not(None), Candidate.official_score.is_not(None))
         .options(selectinload(Candidate.submissions).selectinload(Submission.results))
     ).all()
-    found = []
-    for candidate in rows:
-        for submission in candidate.submissions:
-            if submission.sha == candidate.official_sha and submission.results:
-                newest = max(
-                    submission.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at))
-                )
-                found.append(newest.data)
-    return found
+    return [result.data for result in map(official_result, rows) if result is not None]
 
 
 @blueprint.get("/cohort")

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mle_assess.db.models import Candidate, Submission
+from mle_assess.db.models import Candidate, Result, Submission
 from mle_assess.timebox import Push, Window, official, status, time_used, utc
 
 
@@ -26,19 +26,22 @@ def window_of(candidate: Candidate) -> Window | None:
     )
 
 
+def official_result(candidate: Candidate) -> Result | None:
+    """The result shown for the candidate's official SHA: an authoritative one (our App's)
+    over one posted with a plain token, then the newest grading (a regrade)."""
+    for submission in candidate.submissions:
+        if submission.sha == candidate.official_sha and submission.results:
+            return max(submission.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at)))
+    return None
+
+
 def refresh(candidate: Candidate, now: datetime) -> None:
     """Recompute the candidate's summary columns."""
     pushes = [Push(s.sha, utc(s.pushed_at or s.received_at)) for s in candidate.submissions]
     window = window_of(candidate)
     last = official(pushes, window) if window else None
-    result = None
-    if last is not None:
-        chosen = next(s for s in candidate.submissions if s.sha == last.sha)
-        # An authoritative result (our App's) over one posted with a plain token; then the
-        # newest grading (a regrade by a newer grader).
-        ordered = sorted(chosen.results, key=lambda r: (bool(r.authoritative), utc(r.graded_at)))
-        result = ordered[-1] if ordered else None
     candidate.official_sha = last.sha if last else None
+    result = official_result(candidate)
     candidate.official_score = result.scaled_score if result else None
     candidate.status = status(window, pushes, now)
     candidate.time_used_seconds = (
