@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fakegithub import FakeGitHub, _bypass_proxies
+from fakegithub import FakeGitHub, bypass_proxies
 
 from hidden_tests.solutions import SAMPLES, build_sample
 from mle_assess import TEMPLATE_DIR, sandbox
@@ -124,7 +124,7 @@ def template_copy(tmp_path: Path) -> Path:
 def github_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     """The GitHub-shaped server on 127.0.0.1 (tests/fakegithub/), behaving as github.com does
     for templates: a generated repository starts with a fresh commit of its own."""
-    _bypass_proxies(monkeypatch)
+    bypass_proxies(monkeypatch)
     with FakeGitHub(tmp_path / "fakegithub", template_history="fresh") as server:
         yield server
     if server.errors:
