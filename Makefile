@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WORKFLOWS  := .github/workflows template_repo/.github/workflows
 
-.PHONY: demo test lint lint-workflows runtime venv tools clean
+.PHONY: demo test lint lint-workflows runtime venv tools system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ runtime: $(STAMP)
 demo: runtime
 	$(BIN)/mle-assess demo --no-serve
 
-test: runtime $(NODE_STAMP)
+## Chromium and the PostgreSQL server, for the board's tests (installed with apt-get as root).
+system-packages:
+	@scripts/system-packages.sh
+
+test: runtime $(NODE_STAMP) system-packages
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
