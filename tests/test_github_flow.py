@@ -77,7 +77,13 @@ def test_provision_makes_each_candidate_repository_completely(world):
         assert bot.find_pull(repo, "main", "feedback") is not None
     assert any(line == "[1/3] acme/mle-alice: invited alice (push)" for line in lines)
     with sessions() as s:
-        assert [c.repo for c in s.scalars(select(Candidate).order_by(Candidate.id))] == repos
+        recorded = s.scalars(select(Candidate).order_by(Candidate.id)).all()
+        assert [c.repo for c in recorded] == repos
+        # The board links to the feedback pull request by its number.
+        assert [c.feedback_pull for c in recorded] == [
+            bot.find_pull(repo, "main", "feedback") for repo in repos
+        ]
+        assert all(isinstance(c.feedback_pull, int) for c in recorded)
 
 
 def test_provision_again_changes_nothing(world):

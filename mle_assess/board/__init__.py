@@ -14,8 +14,9 @@ import secrets
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from mle_assess.board import api, auth, pages
+from mle_assess.board import admin, api, auth, pages
 from mle_assess.db import connect
+from mle_assess.github.gateway import web_url
 
 PUBLIC_ENDPOINTS = {"auth.login", "static", "api.results", "github_webhook.receive"}
 
@@ -27,6 +28,7 @@ def create_app(
     webhook_secret: str | None = None,
     dispatch=None,  # noqa: ANN001 - queue.Dispatch
     secure_cookies: bool = True,
+    github_web: str | None = None,
 ) -> Flask:
     """The board on the database at `db_url` (migrated to the newest schema first)."""
     app = Flask(__name__)
@@ -41,11 +43,15 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.extensions["mle_assess_sessions"] = sessions
+    # Links to repositories and pull requests: github.com, or a GitHub Enterprise Server.
+    web = (github_web or web_url()).rstrip("/")
+    app.context_processor(lambda: {"github_web": web})
     app.extensions["mle_assess_throttle"] = auth.Throttle()
     csrf = CSRFProtect(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(admin.blueprint)
     app.register_blueprint(api.blueprint)
     csrf.exempt(api.blueprint)  # bearer-token API, no cookies
     if webhook_secret and dispatch is not None:

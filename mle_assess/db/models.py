@@ -54,6 +54,8 @@ class Candidate(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     extension_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # The feedback pull request's number (recorded by `provision`), for the board's link.
+    feedback_pull: Mapped[int | None] = mapped_column(Integer)
     # The board's summary, kept current by `mle_assess.board.summary.refresh` so the list can
     # sort and filter in the database: the official push's SHA and score, the status, the
     # time used, and the official result's flags (space-separated kinds).

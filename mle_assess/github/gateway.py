@@ -42,6 +42,19 @@ T = TypeVar("T")
 DEFAULT_API = "https://api.github.com"
 
 
+def web_url(env: Mapping[str, str] | None = None) -> str:
+    """GitHub's web address for links: MLE_ASSESS_GITHUB_WEB, else derived from
+    MLE_ASSESS_GITHUB_API (api.github.com is github.com; GitHub Enterprise Server serves its API
+    under /api/v3 of the web host)."""
+    env = os.environ if env is None else env
+    if env.get("MLE_ASSESS_GITHUB_WEB"):
+        return env["MLE_ASSESS_GITHUB_WEB"].rstrip("/")
+    api = (env.get("MLE_ASSESS_GITHUB_API") or DEFAULT_API).rstrip("/")
+    if api == DEFAULT_API:
+        return "https://github.com"
+    return api.removesuffix("/api/v3")
+
+
 @dataclass(frozen=True)
 class Credentials:
     """How to reach GitHub: the API URL, and a GitHub App or a plain token."""

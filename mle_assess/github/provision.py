@@ -174,7 +174,7 @@ def provision(
         def step(text: str, number: int = number, repo: str = repo) -> None:
             echo(f"[{number}/{len(roster)}] {repo}: {text}")
 
-        _provision_one(gh, entry, repo, template, team, minutes, step)
+        pull = _provision_one(gh, entry, repo, template, team, minutes, step)
         with sessions.begin() as session:
             assessment_row = session.scalar(select(Assessment).where(Assessment.name == assessment))
             found = session.scalar(select(Candidate).where(Candidate.repo == repo))
@@ -185,9 +185,12 @@ def provision(
                         name=entry.name,
                         login=entry.login,
                         repo=repo,
+                        feedback_pull=pull,
                     )
                 )
                 step("recorded")
+            else:
+                found.feedback_pull = pull
         made.append(repo)
     return made
 
@@ -200,7 +203,8 @@ def _provision_one(
     team: str,
     minutes: int,
     step: Callable[[str], None],
-) -> None:
+) -> int:
+    """Make or complete one repository; returns the feedback pull request's number."""
     org, name = repo.split("/")
     try:
         if not gh.repo(repo)["private"]:
@@ -225,8 +229,9 @@ def _provision_one(
             MAIN_BRANCH,
         )
         step(f"{START_FILE} on {MAIN_BRANCH}")
-    if gh.find_pull(repo, MAIN_BRANCH, FEEDBACK_BRANCH) is None:
-        gh.open_pull(
+    pull = gh.find_pull(repo, MAIN_BRANCH, FEEDBACK_BRANCH)
+    if pull is None:
+        pull = gh.open_pull(
             repo,
             PULL_TITLE,
             MAIN_BRANCH,
@@ -245,6 +250,7 @@ def _provision_one(
     else:
         gh.invite(repo, entry.login, "push")
         step(f"invited {entry.login} (push)")
+    return pull
 
 
 def _wait_for_main(gh: Gateway, repo: str, attempts: int = 20) -> str:
