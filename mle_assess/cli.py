@@ -515,8 +515,9 @@ def board(db_url: str | None, port: int) -> None:
 
     db_url = _env("MLE_ASSESS_DB", db_url)
     hook_secret = os.environ.get("MLE_ASSESS_WEBHOOK_SECRET")
-    dispatch = None
+    dispatch = finalizer = None
     if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
+        from mle_assess.github import sweep as sweeping
         from mle_assess.github.gateway import Credentials, Gateway
         from mle_assess.github.queue import workflow_dispatcher
 
@@ -524,7 +525,18 @@ def board(db_url: str | None, port: int) -> None:
         root = Gateway(Credentials.from_env())
         gh = root.for_installation(assessment_repo.split("/")[0]) if root.is_app else root
         dispatch = workflow_dispatcher(gh, assessment_repo)
+        if root.is_app:  # finalize closed windows (only our App's check runs show what is done)
+            org = _env("MLE_ASSESS_ORG", None)
+            finalizer = (_org_gateway(root, org), sweeping.dispatcher(gh, assessment_repo))
+        else:
+            click.echo("no GitHub App: closed windows are not finalized by the board", err=True)
     app = create_app(db_url, secure_cookies=False, webhook_secret=hook_secret, dispatch=dispatch)
+    if finalizer:
+        from mle_assess.board.service import Finalizer
+
+        reader, final_dispatch = finalizer
+        sessions = app.extensions["mle_assess_sessions"]
+        Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
     click.echo(f"board on http://127.0.0.1:{port}/ (database {db_url})")
     app.run(host="127.0.0.1", port=port)
 

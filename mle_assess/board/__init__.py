@@ -47,6 +47,8 @@ def create_app(
     web = (github_web or web_url()).rstrip("/")
     app.context_processor(lambda: {"github_web": web})
     app.extensions["mle_assess_throttle"] = auth.Throttle()
+    # Starts a candidate's waiting push when a result arrives (`mle_assess.github.queue`).
+    app.extensions["mle_assess_dispatch"] = dispatch
     csrf = CSRFProtect(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.blueprint)

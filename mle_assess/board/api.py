@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from mle_assess.board.summary import refresh
 from mle_assess.db.models import ApiToken, Candidate, Result, Submission
+from mle_assess.github import queue
 from mle_assess.grade.report import validate
 
 MAX_BODY = 2 * 1024 * 1024
@@ -73,6 +74,12 @@ def results():  # noqa: ANN201 - a Flask view
         outcome, status = store(
             session, repo, sha, data, bool(payload.get("authoritative", True)), report
         )
+        dispatch = current_app.extensions.get("mle_assess_dispatch")
+        if status == 201 and dispatch is not None:  # the grading in flight is done: next one
+            candidate = session.scalar(
+                select(Candidate).where(func.lower(Candidate.repo) == repo.lower())
+            )
+            queue.release(session, candidate, dispatch, datetime.now(UTC))
         return jsonify(status=outcome), status
 
 

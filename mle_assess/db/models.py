@@ -56,6 +56,8 @@ class Candidate(Base):
     extension_minutes: Mapped[int] = mapped_column(Integer, default=0)
     # The feedback pull request's number (recorded by `provision`), for the board's link.
     feedback_pull: Mapped[int | None] = mapped_column(Integer)
+    # When the board service's finalizer dealt with the closed window (`board.service`).
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The board's summary, kept current by `mle_assess.board.summary.refresh` so the list can
     # sort and filter in the database: the official push's SHA and score, the status, the
     # time used, and the official result's flags (space-separated kinds).
