@@ -37,7 +37,7 @@ runtime: $(STAMP)
 	$(BIN)/mle-assess runtime install
 
 demo: runtime
-	$(BIN)/mle-assess demo --no-serve
+	$(BIN)/mle-assess demo --port 8000
 
 ## Chromium and the PostgreSQL server, for the board's tests (installed with apt-get as root).
 system-packages:

@@ -103,16 +103,56 @@ def grade(
     show_default=True,
     help="Folder for the samples, results and database.",
 )
-def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path) -> None:
-    """Build sample submissions, grade them, store the results and print a summary table."""
+@click.option(
+    "--cohort",
+    type=click.IntRange(0, 10_000),
+    default=200,
+    show_default=True,
+    help="Generated candidates added for the charts.",
+)
+def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path, cohort: int) -> None:
+    """Grade the sample submissions, store the results with a generated cohort, and serve the
+    board on 127.0.0.1 with demo accounts."""
     from mle_assess.demo import main as run_demo
 
     try:
-        run_demo(workdir=workdir, db_url=db_url, echo=click.echo)
+        made = run_demo(workdir=workdir, db_url=db_url, echo=click.echo, cohort=cohort)
     except MleAssessError as exc:
         raise _fail(exc) from exc
-    if not no_serve:
-        click.echo(f"The board is not part of this release yet; port {port} stays closed.")
+    click.echo("\nDemo accounts (this demo's database only):")
+    for line in made.login_lines():
+        click.echo(line)
+    if no_serve:
+        return
+    from mle_assess.board import create_app
+
+    # Plain HTTP on loopback: browsers keep Secure cookies for 127.0.0.1, so none is relaxed.
+    _serve(create_app(made.url), port)
+
+
+def _serve(app, port: int) -> None:  # noqa: ANN001 - a Flask app
+    """Serve the board on 127.0.0.1:`port` with waitress until interrupted; the address is
+    printed once the port is listening."""
+    import socket
+
+    from waitress.server import create_server
+
+    try:  # waitress leaks its sockets when a bind fails: find out first
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+        server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="mle-assess")
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
+        ) from exc
+    click.echo(f"board on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("board stopped")
+    finally:
+        server.close()
 
 
 @main.group()
@@ -530,15 +570,17 @@ def board(db_url: str | None, port: int) -> None:
             finalizer = (_org_gateway(root, org), sweeping.dispatcher(gh, assessment_repo))
         else:
             click.echo("no GitHub App: closed windows are not finalized by the board", err=True)
-    app = create_app(db_url, secure_cookies=False, webhook_secret=hook_secret, dispatch=dispatch)
+    # Session cookies stay Secure: browsers keep them on http://127.0.0.1, and the proxy in
+    # front of the board serves HTTPS.
+    app = create_app(db_url, webhook_secret=hook_secret, dispatch=dispatch)
     if finalizer:
         from mle_assess.board.service import Finalizer
 
         reader, final_dispatch = finalizer
         sessions = app.extensions["mle_assess_sessions"]
         Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
-    click.echo(f"board on http://127.0.0.1:{port}/ (database {db_url})")
-    app.run(host="127.0.0.1", port=port)
+    click.echo(f"database {db_url}")
+    _serve(app, port)
 
 
 @main.command()

@@ -80,3 +80,33 @@ def test_item_analysis_by_hand():
     assert q1.name == "module1.q1" and q1.share_right == 0.5
     assert q1.point_biserial == round(300 / (1 * 100000) ** 0.5, 3)
     assert q2.share_right == 1.0 and q2.point_biserial is None
+
+
+def test_the_demo_cohort_is_scored_by_the_real_rules(graded_session):
+    """Each generated result is a valid results.json whose scaled score is what the scoring
+    rules give its checks, and the cohort behaves like one: a spread of scores, and quiz items
+    that go with the total."""
+    import random
+    from fractions import Fraction
+
+    from mle_assess.democohort import synthetic_result, unit_of
+    from scoring import CheckResult, load_config, score
+
+    config = load_config()
+    reference = graded_session("reference").data
+    rng = random.Random(5)
+    results = [synthetic_result(reference, rng.gauss(0, 1), rng, config) for _ in range(120)]
+    for data in results[:10]:
+        checks = [
+            CheckResult(t["number"], unit_of(t["number"]), Fraction(t["score"]), t["max_score"])
+            for t in data["tests"]
+        ]
+        assert data["extra_data"]["scaled_score"] == score(checks, config).scaled
+        assert [t["number"] for t in data["tests"]] == [t["number"] for t in reference["tests"]]
+    scores = [d["extra_data"]["scaled_score"] for d in results]
+    assert min(scores) < 350 and max(scores) > 500
+    items = item_analysis(results)
+    assert len(items) == 10
+    assert all(i.point_biserial is not None and i.point_biserial > 0.2 for i in items)
+    assert unit_of("module3.level2.no_missing") == "module3.level2"
+    assert unit_of("module1.q4") == "module1"

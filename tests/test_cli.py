@@ -71,22 +71,95 @@ def test_grade_command_writes_valid_results_and_exits_zero(samples, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_grades_every_sample_and_stores_the_results(tmp_path):
+def test_demo_grades_the_samples_adds_a_cohort_and_serves_the_board(tmp_path):
+    """`mle-assess demo --port N`: every sample graded and stored, the generated cohort
+    added, the board served on 127.0.0.1:N, and the printed demo login signs in."""
+    import socket
+    import sys
+    import time
+
+    import requests
     from sqlalchemy import func, select
 
-    from mle_assess.db import Result, connect
+    from mle_assess.db import Candidate, Result, connect
 
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     workdir = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--no-serve", "--workdir", str(workdir)])
-    assert result.exit_code == 0, result.output
-    assert "[7/7] m4_round2: grading" in result.output
-    table = result.output.split("sample", 1)[1]
-    assert re.search(r"^reference\s+600\s", table, re.M)
-    assert re.search(r"^template\s+200\s", table, re.M)
+    command = [sys.executable, "-m", "mle_assess", "demo", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--cohort", "30", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.startswith(f"board on http://127.0.0.1:{port}/"):
+                break
+        output = "\n".join(lines)
+        assert lines and lines[-1].startswith("board on"), output
+        assert "[7/7] m4_round2: grading" in output
+        table = output.split("sample", 1)[1]
+        assert re.search(r"^reference\s+600\s", table, re.M)
+        assert re.search(r"^template\s+200\s", table, re.M)
+        assert "cohort: 30 generated candidates added for the charts" in output
+        (password,) = set(
+            re.findall(r"^  demo-(?:recruiter|reviewer|admin) / (\S+)$", output, re.M)
+        )
+        base = f"http://127.0.0.1:{port}"
+        # The session cookie is Secure; requests keeps such a cookie off plain HTTP, so it is
+        # carried by hand (browsers keep it on loopback: tests/test_board_browser.py).
+        with requests.Session() as web:
+            web.trust_env = False  # loopback only, never a proxy
+            page = web.get(f"{base}/login", timeout=10)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            (first,) = [c for c in page.cookies if c.name == "session"]
+            assert first.secure
+            signed = web.post(
+                f"{base}/login",
+                data={"username": "demo-admin", "password": password, "csrf_token": token},
+                headers={"Referer": f"{base}/login", "Cookie": f"session={first.value}"},
+                allow_redirects=False,
+                timeout=10,
+            )
+            assert signed.status_code == 302
+            (cookie,) = [c for c in signed.cookies if c.name == "session"]
+            assert cookie.secure and cookie.has_nonstandard_attr("HttpOnly")
+            headers = {"Cookie": f"session={cookie.value}"}
+            listing = web.get(f"{base}/", headers=headers, timeout=10)
+            assert "Candidates (37)" in listing.text  # 7 samples and 30 generated
+            cohort = web.get(f"{base}/cohort", headers=headers, timeout=10)
+            assert cohort.status_code == 200 and "<svg" in cohort.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
     engine, sessions = connect(f"sqlite:///{workdir / 'demo.db'}", migrate=False)
     with sessions() as session:
-        assert session.scalar(select(func.count(Result.id))) == 7
+        assert session.scalar(select(func.count(Candidate.id))) == 37
+        assert session.scalar(select(func.count(Result.id))) > 7 + 20
     engine.dispose()
+
+
+def test_demo_refuses_a_port_in_use(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        from mle_assess import cli
+
+        with pytest.raises(click.ClickException, match=f"cannot listen on 127.0.0.1:{port}"):
+            cli._serve(lambda environ, start: [], port)
 
 
 def test_readme_quick_start_is_exactly_two_commands():
