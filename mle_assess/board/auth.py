@@ -8,7 +8,7 @@ are limited per user name and per address.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable
 from functools import wraps
 from threading import Lock
@@ -77,27 +77,51 @@ def check_password(user: User | None, password: str) -> bool:
 
 
 class Throttle:
-    """Failed attempts per key within a sliding window (kept in this process)."""
+    """Failed attempts per key within a sliding window, kept in this process (the board is one
+    process with threads). Keys with no recent failure are dropped, so a flood of made-up user
+    names cannot grow it without bound."""
+
+    MAX_KEYS = 10_000
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = {}
         self._lock = Lock()
 
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         with self._lock:
             for key in keys:
-                failures = self._failures[key]
+                failures = self._failures.get(key)
+                if failures is None:
+                    continue
                 while failures and now - failures[0] > WINDOW_SECONDS:
                     failures.popleft()
-                if len(failures) >= MAX_FAILURES:
+                if not failures:
+                    del self._failures[key]
+                elif len(failures) >= MAX_FAILURES:
                     return True
         return False
 
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def _prune(self, now: float) -> None:
+        stale = [k for k, f in self._failures.items() if not f or now - f[-1] > WINDOW_SECONDS]
+        for key in stale:
+            del self._failures[key]
+        # Still too many: forget the oldest, so the newest attempts keep counting.
+        if len(self._failures) >= self.MAX_KEYS:
+            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
+            for key in oldest[: len(oldest) - self.MAX_KEYS // 2]:
+                del self._failures[key]
+
     def fail(self, *keys: str) -> None:
+        now = time.monotonic()
         with self._lock:
+            if len(self._failures) >= self.MAX_KEYS:
+                self._prune(now)
             for key in keys:
-                self._failures[key].append(time.monotonic())
+                self._failures.setdefault(key, deque()).append(now)
 
 
 def role_required(*roles: str) -> Callable:
@@ -130,7 +154,12 @@ def login():  # noqa: ANN201 - a Flask view
                 "login.html", error="Too many failed sign-ins; wait a while."
             ), 429
         with current_app.extensions["mle_assess_sessions"]() as session:
-            user = session.scalar(select(User).where(User.username == username))
+            # A user name with NUL is nobody's (and PostgreSQL's text cannot hold it).
+            user = (
+                session.scalar(select(User).where(User.username == username))
+                if "\x00" not in username
+                else None
+            )
             if check_password(user, password):
                 login_user(Account(user))
                 target = request.args.get("next", "")
