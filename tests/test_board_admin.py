@@ -151,3 +151,39 @@ def test_links_go_to_the_feedback_pull_request_on_the_configured_host(board):
 )
 def test_the_web_address_follows_the_api_address(env, expected):
     assert web_url(env) == expected
+
+
+def test_the_reviewer_report_is_rendered_with_its_html_escaped(db_url, graded_session):
+    """The report is Markdown made by the grader, but candidate text reaches its cells: raw
+    HTML stays text, and a javascript: link is not made."""
+    app = create_app(db_url, secret_key="k")
+    sessions = app.extensions["mle_assess_sessions"]
+    report = (
+        "# Grading report\n\n| question | answer |\n| --- | --- |\n"
+        "| module1.q1 | <script>alert(1)</script> |\n| module1.q2 | [x](javascript:alert(2)) |\n"
+    )
+    with sessions.begin() as s:
+        add_user(s, "reviewer", PASSWORD, "reviewer")
+        assessment = Assessment(name="round", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        started = datetime.now(UTC) - timedelta(minutes=10)
+        c = Candidate(
+            assessment_id=assessment.id,
+            name="Bo",
+            login="bo",
+            repo="acme/mle-bo",
+            started_at=started,
+            deadline=started + timedelta(minutes=90),
+        )
+        s.add(c)
+        s.flush()
+        s.add(Submission(candidate_id=c.id, sha=SHA, pushed_at=started + timedelta(minutes=1)))
+        s.flush()
+        store(s, "acme/mle-bo", SHA, graded_session("template").data, True, report=report)
+        candidate_id = c.id
+    client, _ = signed_in(app, "reviewer")
+    page = client.get(f"/candidates/{candidate_id}", **HTTPS).text
+    assert "<h1>Grading report</h1>" in page and "<td>module1.q1</td>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert 'href="javascript:' not in page

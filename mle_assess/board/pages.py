@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -16,18 +17,22 @@ from mle_assess.board import cohort as cohort_stats
 from mle_assess.board.auth import role_required
 from mle_assess.board.summary import official_result, refresh_due
 from mle_assess.db.models import Candidate, Submission
+from mle_assess.db.session import text_order
 from mle_assess.timebox import utc
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # an offset past any list; larger numbers overflow the database
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL (SQLite's 64-bit)
 blueprint = Blueprint("pages", __name__)
 
 
 STATUSES = ("not started", "in progress", "submitted", "late")
 SORTS = {
-    "name": (Candidate.name,),
+    # Text sorts by code point on every database (PostgreSQL's collation would ignore case).
+    "name": (text_order(Candidate.name),),
     "score": (Candidate.official_score,),
     "time": (Candidate.time_used_seconds,),
-    "status": (Candidate.status,),
+    "status": (text_order(Candidate.status),),
 }
 
 
@@ -50,8 +55,8 @@ def listing(args) -> tuple[dict, object]:  # noqa: ANN001 - request.args
     sort = args.get("sort", "name") if args.get("sort") in SORTS else "name"
     direction = "desc" if args.get("dir") == "desc" else "asc"
     wanted_status = args.get("status", "") if args.get("status") in STATUSES else ""
-    flag = args.get("flag", "")[:40]
-    flag = flag if flag.replace("_", "").isalpha() else ""
+    flag = args.get("flag", "")[:40].lower()
+    flag = flag if flag.isascii() and flag.replace("_", "").isalpha() else ""
     low, high = _number(args.get("min")), _number(args.get("max"))
     statement = select(Candidate)
     if query:
@@ -65,7 +70,12 @@ def listing(args) -> tuple[dict, object]:  # noqa: ANN001 - request.args
     if wanted_status:
         statement = statement.where(Candidate.status == wanted_status)
     if flag:
-        statement = statement.where((" " + Candidate.flags + " ").like(f"% {flag} %"))
+        # Flags are lower-case kinds; `_` is a character here, not LIKE's wildcard.
+        statement = statement.where(
+            func.lower(" " + Candidate.flags + " ").like(
+                "% " + flag.replace("_", "\\_") + " %", escape="\\"
+            )
+        )
     if low is not None:
         statement = statement.where(Candidate.official_score >= low)
     if high is not None:
@@ -98,7 +108,7 @@ def candidates():  # noqa: ANN201 - a Flask view
     """The candidate list: search, filter and sort, paginated in the database."""
     settings, statement = listing(request.args)
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = max(1, min(MAX_PAGE, int(request.args.get("page", "1"))))
     except ValueError:
         page = 1
     sessions = current_app.extensions["mle_assess_sessions"]
@@ -147,6 +157,8 @@ def export():  # noqa: ANN201 - a Flask view
 @blueprint.get("/candidates/<int:candidate_id>")
 @role_required()
 def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
+    if candidate_id > MAX_ID:
+        abort(404)
     with current_app.extensions["mle_assess_sessions"]() as session:
         found = session.scalar(
             select(Candidate)
@@ -166,10 +178,19 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
             row=row,
             submissions=submissions,
             data=result.data if result else None,
-            report=result.report if result else "",
+            report=render_report(result.report) if result and result.report else None,
             # Per-question and per-check results are for reviewers and admins.
             detailed=current_user.role in ("reviewer", "admin"),
         )
+
+
+def render_report(text: str) -> Markup:
+    """The reviewer report as HTML: CommonMark with tables; raw HTML in it is escaped and
+    links other than http(s) and mailto are not made (markdown-it's own link check)."""
+    return Markup(_MARKDOWN.render(text))
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def official_results(session) -> list[dict]:  # noqa: ANN001 - a Session
