@@ -580,6 +580,15 @@ def board(db_url: str | None, port: int) -> None:
         sessions = app.extensions["mle_assess_sessions"]
         Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
     click.echo(f"database {db_url}")
+    with app.extensions["mle_assess_sessions"]() as session:
+        from sqlalchemy import func, select
+
+        from mle_assess.db import User
+
+        if not session.scalar(select(func.count(User.id))):
+            click.echo(
+                f"no account yet: mle-assess users add NAME --role admin --db {db_url}", err=True
+            )
     _serve(app, port)
 
 
