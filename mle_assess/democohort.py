@@ -24,14 +24,61 @@ from mle_assess.db.models import Assessment, Candidate, Result, Submission
 from mle_assess.grade.report import validate
 from scoring import CheckResult, Config, load_config, score
 
-FIRST = (
-    "Amara Bruno Chen Dana Elif Farid Grace Hugo Ines Jonas Kavya Liam Mei Nadia Omar Priya "
-    "Quinn Rosa Sami Tomas Uma Viktor Wen Xenia Yusuf Zofia"
-).split()
-LAST = (
-    "Abara Berg Costa Dahl Eze Fischer Garcia Haddad Ito Jensen Kowalski Lopez Moreau Nakamura "
-    "Okafor Petrov Quispe Rossi Singh Tanaka Urban Varga Weber Yilmaz Zhang"
-).split()
+FIRST = [
+    "Amara",
+    "Bruno",
+    "Chen",
+    "Dana",
+    "Elif",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kavya",
+    "Liam",
+    "Mei",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tomas",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Xenia",
+    "Yusuf",
+    "Zofia",
+]
+LAST = [
+    "Abara",
+    "Berg",
+    "Costa",
+    "Dahl",
+    "Eze",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Singh",
+    "Tanaka",
+    "Urban",
+    "Varga",
+    "Weber",
+    "Yilmaz",
+    "Zhang",
+]
 WINDOW = 90
 
 

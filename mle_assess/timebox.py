@@ -99,5 +99,6 @@ def status(window: Window | None, pushes: Iterable[Push], now: datetime) -> str:
 
 
 def utc(moment: datetime) -> datetime:
-    """A naive time read back from a database that drops zones, as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A stored time as UTC: a naive one (SQLite drops zones; the project stores UTC) is read
+    as UTC, and an aware one (PostgreSQL's timestamptz) is converted to UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

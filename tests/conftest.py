@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from fakegithub import FakeGitHub, bypass_proxies
+from pgserver import PgServer, Unavailable
+from sqlalchemy import Engine, event
 
 from hidden_tests.solutions import SAMPLES, build_sample
 from mle_assess import TEMPLATE_DIR, sandbox
@@ -129,3 +131,52 @@ def github_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
         yield server
     if server.errors:
         pytest.fail("fake GitHub server raised:\n" + "\n".join(server.errors))
+
+
+# A session time zone far from UTC: stored times must come back as the same UTC moments.
+PG_SERVER_TIMEZONE = "Asia/Kolkata"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server (tests/pgserver.py) for the session. As root it must
+    start (`make test` installs the server): a failure fails. Only without root and without
+    the server binaries is it skipped, saying so."""
+    try:
+        server = PgServer.start(timezone=PG_SERVER_TIMEZONE)
+    except Unavailable as exc:
+        if os.geteuid() == 0:
+            pytest.fail(f"running as root, yet no PostgreSQL server can be started: {exc}")
+        pytest.skip(f"PostgreSQL tests need the server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database's URL, once on SQLite and once on PostgreSQL (a database of its
+    own on the session's server). Every engine that connected to it is disposed afterwards,
+    so no connection outlives the test."""
+    engines: list[Engine] = []
+
+    def seen(connection) -> None:  # noqa: ANN001 - a Connection
+        if connection.engine not in engines:
+            engines.append(connection.engine)
+
+    server = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'board.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database()
+    event.listen(Engine, "engine_connect", seen)
+    try:
+        yield url
+    finally:
+        event.remove(Engine, "engine_connect", seen)
+        for engine in engines:
+            engine.dispose()
+        if server is not None:
+            server.drop_database(url.rsplit("/", 1)[1])

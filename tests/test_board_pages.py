@@ -21,8 +21,8 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def client(tmp_path, graded_session):
-    app = create_app(f"sqlite:///{tmp_path / 'board.db'}", secret_key="k")
+def client(db_url, graded_session):
+    app = create_app(db_url, secret_key="k")
     sessions = app.extensions["mle_assess_sessions"]
     people = [
         # name, login, sample graded, minutes since the window opened, push minute
@@ -121,8 +121,8 @@ def test_the_cohort_page_shows_the_histogram_and_percentiles(client):
 
 
 @pytest.mark.parametrize(("role", "detailed"), [("recruiter", False), ("reviewer", True)])
-def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, detailed):
-    app = create_app(f"sqlite:///{tmp_path / 'b.db'}", secret_key="k")
+def test_per_check_results_are_for_reviewers(db_url, graded_session, role, detailed):
+    app = create_app(db_url, secret_key="k")
     sessions = app.extensions["mle_assess_sessions"]
     started = NOW - timedelta(minutes=200)
     with sessions.begin() as s:
@@ -153,7 +153,7 @@ def test_per_check_results_are_for_reviewers(tmp_path, graded_session, role, det
     assert "Quiz item analysis" not in cohort  # admins only
 
 
-def test_ingest_stores_a_result_once(tmp_path, graded_session):
+def test_ingest_stores_a_result_once(tmp_path, db_url, graded_session):
     import json
 
     from click.testing import CliRunner
@@ -162,7 +162,7 @@ def test_ingest_stores_a_result_once(tmp_path, graded_session):
     from mle_assess.cli import main
     from mle_assess.db import Result, connect
 
-    url = f"sqlite:///{tmp_path / 'b.db'}"
+    url = db_url
     _, sessions = connect(url)
     with sessions.begin() as s:
         a = Assessment(name="r", version="1", window_minutes=90)
@@ -179,3 +179,98 @@ def test_ingest_stores_a_result_once(tmp_path, graded_session):
     assert unknown.exit_code == 1 and "not a candidate repository" in unknown.output
     with sessions() as s:
         assert len(s.scalars(select(Result)).all()) == 1
+
+
+@pytest.fixture
+def named(db_url):
+    """A board whose candidates' names differ in case, accents and LIKE's wildcards."""
+    app = create_app(db_url, secret_key="k")
+    sessions = app.extensions["mle_assess_sessions"]
+    people = ["alice", "Bob", "Zed", "Ölaf", "émile", "=sum", "50%_off", "a_b", "axb", "A\\B"]
+    with sessions.begin() as s:
+        add_user(s, "rec", PASSWORD, "recruiter")
+        assessment = Assessment(name="round", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        for number, name in enumerate(people):
+            s.add(
+                Candidate(
+                    assessment_id=assessment.id,
+                    name=name,
+                    login=f"user{number}",
+                    repo=f"acme/mle-user{number}",
+                    flags="rejected_file timeout" if name == "Bob" else "",
+                )
+            )
+    client = app.test_client()
+    page = client.get("/login", **HTTPS)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post(
+        "/login", data={"username": "rec", "password": PASSWORD, "csrf_token": token}, **HTTPS
+    )
+    return client, people
+
+
+def test_names_sort_by_code_point_on_every_database(named):
+    client, people = named
+    import html
+
+    def shown(**query):
+        return [html.unescape(n) for n in names(client.get("/", query_string=query, **HTTPS))]
+
+    # Code point order (upper case before lower case), whatever the database's collation.
+    assert shown() == sorted(people)
+    assert shown(sort="name", dir="desc") == sorted(people, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("ALICE", ["alice"]),
+        ("bOb", ["Bob"]),
+        ("ölaf", ["Ölaf"]),  # case folding beyond ASCII
+        ("ÉMILE", ["émile"]),
+        ("%_", ["50%_off"]),  # % and _ are matched literally
+        ("a_b", ["a_b"]),
+        ("_", ["50%_off", "a_b"]),
+        ("%", ["50%_off"]),
+        ("\\", ["A\\B"]),
+        ("a\\b", ["A\\B"]),
+        ("USER1", ["Bob"]),  # the login too
+    ],
+)
+def test_search_is_case_insensitive_and_literal_on_every_database(named, query, found):
+    client, _ = named
+    import html
+
+    page = client.get("/", query_string={"q": query}, **HTTPS)
+    assert sorted(html.unescape(n) for n in names(page)) == sorted(found)
+
+
+def test_ungraded_candidates_sort_last_in_both_directions(client):
+    up = client.get("/", query_string={"sort": "score", "dir": "asc"}, **HTTPS)
+    assert names(up) == ["=HYPERLINK(1)", "Bo", "Ada", "Di"]
+    down = client.get("/", query_string={"sort": "time", "dir": "desc"}, **HTTPS)
+    assert names(down) == ["Bo", "Ada", "=HYPERLINK(1)", "Di"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "found"),
+    [
+        ("timeout", ["Bob"]),
+        ("TIMEOUT", ["Bob"]),
+        ("rejected_file", ["Bob"]),
+        ("time_ut", []),  # `_` is a character, not LIKE's any-character wildcard
+        ("rejected", []),  # whole kinds only
+    ],
+)
+def test_flag_filter_is_literal_and_ignores_case(named, flag, found):
+    client, _ = named
+    assert names(client.get("/", query_string={"flag": flag}, **HTTPS)) == found
+
+
+def test_out_of_range_numbers_in_the_address_are_not_errors(client):
+    assert client.get("/candidates/99999999999999999999", **HTTPS).status_code == 404
+    assert client.get("/candidates/2147483648", **HTTPS).status_code == 404
+    far = client.get("/", query_string={"page": str(10**20)}, **HTTPS)
+    assert far.status_code == 200 and names(far) == []

@@ -21,8 +21,8 @@ REPO = "acme/mle-alice"
 
 
 @pytest.fixture
-def board(tmp_path):
-    app = create_app(f"sqlite:///{tmp_path / 'board.db'}", secret_key="test-secret")
+def board(db_url):
+    app = create_app(db_url, secret_key="test-secret")
     sessions = app.extensions["mle_assess_sessions"]
     with sessions.begin() as s:
         for role in ("recruiter", "reviewer", "admin"):
@@ -172,3 +172,52 @@ def test_tokens_are_stored_as_digests_only(board):
     with sessions() as s:
         (stored,) = s.scalars(select(ApiToken)).all()
         assert token not in stored.token_digest and len(stored.token_digest) == 64
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def test_a_nul_in_a_user_name_is_a_wrong_sign_in_on_every_database(board):
+    # PostgreSQL's text cannot hold NUL; a sign-in with one is just a failed sign-in.
+    app, _, _ = board
+    assert sign_in(app.test_client(), user="recruiter\x00").status_code == 401
+
+
+def test_nul_characters_in_a_report_are_dropped_on_every_database(board, graded_session):
+    app, sessions, token = board
+    body = results_body(graded_session)
+    body["report"] = "# Report\x00 with a NUL"
+    body["results"] = json.loads(json.dumps(body["results"]))
+    body["results"]["extra_data"]["flags"].append({"kind": "timeout", "detail": "a\x00b"})
+    response = app.test_client().post("/api/results", json=body, headers=bearer(token))
+    assert response.status_code == 201
+    with sessions() as s:
+        (stored,) = s.scalars(select(Result)).all()
+        assert stored.report == "# Report with a NUL"
+        # The results JSON keeps it (escaped as \u0000 in JSON, which both databases store).
+        assert {"kind": "timeout", "detail": "a\x00b"} in stored.data["extra_data"]["flags"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.update(repo=REPO + "\x00"),  # not text PostgreSQL can hold
+        lambda body: body["results"]["extra_data"].update(grader_commit="f" * 200),  # too long
+        lambda body: body["results"].update(score=float("nan")),  # not JSON; NULL on SQLite
+        lambda body: body["results"].update(score=float("inf")),
+    ],
+    ids=["nul-in-repo", "long-grader-version", "nan-score", "infinite-score"],
+)
+def test_results_a_database_cannot_hold_are_refused_with_nothing_stored(
+    board, graded_session, change
+):
+    app, sessions, token = board
+    body = results_body(graded_session)
+    body["results"] = json.loads(json.dumps(body["results"]))
+    change(body)
+    response = app.test_client().post(
+        "/api/results", data=json.dumps(body).encode(), headers=bearer(token)
+    )
+    assert response.status_code == 400
+    assert count(sessions, Result) == 0 and count(sessions, Submission) == 0

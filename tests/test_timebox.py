@@ -55,12 +55,12 @@ def test_naive_times_are_refused():
         Window(datetime(2026, 11, 28, 9, 0))
 
 
-def test_an_admin_extension_is_stored_and_moves_the_deadline(tmp_path):
+def test_an_admin_extension_is_stored_and_moves_the_deadline(db_url):
     from mle_assess.db import Assessment, Candidate, Submission, connect
     from mle_assess.errors import MleAssessError
     from mle_assess.github.sweep import extend, times_from_db
 
-    _, sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+    _, sessions = connect(db_url)
     with sessions.begin() as s:
         assessment = Assessment(name="round", version="1", window_minutes=90)
         s.add(assessment)

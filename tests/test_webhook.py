@@ -38,8 +38,8 @@ class Clock:
 
 
 @pytest.fixture
-def env(tmp_path):
-    _, sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+def env(db_url):
+    _, sessions = connect(db_url)
     with sessions.begin() as s:
         assessment = Assessment(name="round-1", version="0.1.0", window_minutes=90)
         s.add(assessment)
@@ -201,10 +201,10 @@ def test_malformed_bodies_are_refused(env):
     assert response.status_code == 400 and counts(sessions) == (0, 0, 0)
 
 
-def test_a_dispatch_github_refuses_leaves_the_push_waiting_for_the_sweep(tmp_path):
+def test_a_dispatch_github_refuses_leaves_the_push_waiting_for_the_sweep(db_url):
     from mle_assess.errors import GitHubUnavailable
 
-    _, sessions = connect(f"sqlite:///{tmp_path / 'b.db'}")
+    _, sessions = connect(db_url)
     with sessions.begin() as s:
         assessment = Assessment(name="r", version="1", window_minutes=90)
         s.add(assessment)
@@ -239,3 +239,31 @@ def test_a_force_push_back_to_an_earlier_commit_makes_it_current_again(env):
     with sessions() as s:
         times = times_from_db(s.scalar(select(Candidate)))
     assert official(times.pushes, times.window).sha == "a" * 40
+
+
+def test_text_a_database_cannot_hold_is_refused_alike(env):
+    # NUL characters: SQLite stores them, PostgreSQL's text cannot; refused on both.
+    client, sessions, dispatched, _ = env
+    response = send(client, "push", push("a" * 40, repo=REPO + "\x00"), delivery="n1")
+    assert response.status_code == 404
+    assert counts(sessions) == (0, 0, 0)
+    not_a_sha = send(client, "push", push("a" * 39 + "\x00"), delivery="n2")
+    assert not_a_sha.status_code == 200 and "ignored" in not_a_sha.json["status"]
+    assert counts(sessions) == (1, 0, 0) and dispatched == []
+    added = {"action": "added", "member": {"login": "al\x00ice"}, "repository": {"full_name": REPO}}
+    assert (
+        send(client, "member", added, delivery="n3").json["status"] == "ignored: not the candidate"
+    )
+
+
+def test_stored_times_come_back_as_the_same_utc_moments(env):
+    # The PostgreSQL test server's own time zone is not UTC: sessions must still be in UTC.
+    client, sessions, _, clock = env
+    clock.now = datetime(2026, 6, 30, 23, 59, 59, 123456, tzinfo=UTC)
+    added = {"action": "added", "member": {"login": "alice"}, "repository": {"full_name": REPO}}
+    send(client, "member", added, delivery="t1")
+    with sessions() as s:
+        candidate = s.scalar(select(Candidate))
+        started = candidate.started_at
+        assert started.tzinfo is None or started.utcoffset() == timedelta(0)
+        assert started.replace(tzinfo=UTC) == clock.now

@@ -25,6 +25,7 @@ from mle_assess.github import queue
 from mle_assess.grade.report import validate
 
 MAX_BODY = 2 * 1024 * 1024
+MAX_GRADER_VERSION = 100  # Result.grader_version's length (enforced by PostgreSQL, not SQLite)
 SHA = re.compile(r"^[0-9a-f]{40}$")
 
 blueprint = Blueprint("api", __name__)
@@ -66,6 +67,8 @@ def results():  # noqa: ANN201 - a Flask view
             repo, sha, data = payload["repo"], payload["sha"], payload["results"]
             if not isinstance(repo, str) or not isinstance(sha, str) or not SHA.match(sha):
                 raise ValueError("repo and sha")
+            if "\x00" in repo:  # PostgreSQL's text cannot hold NUL
+                raise ValueError("repo")
             validate(data)
         except (ValueError, KeyError, TypeError, RecursionError, jsonschema.ValidationError):
             return jsonify(error="the body must be {repo, sha, results} with a valid results"), 400
@@ -86,7 +89,18 @@ def results():  # noqa: ANN201 - a Flask view
 def store(
     session: Session, repo: str, sha: str, data: dict, authoritative: bool, report: str = ""
 ) -> tuple[str, int]:
-    """Store a result once per (repository, SHA, grader version)."""
+    """Store a result once per (repository, SHA, grader version). What one of the databases
+    cannot hold is refused (400) before anything is stored, on both alike: NaN or Infinity
+    (not JSON; SQLite turns NaN into NULL), a grader version over its column's length or with
+    a NUL; NUL characters in the report are dropped (PostgreSQL's text cannot hold them)."""
+    extra = data["extra_data"]
+    version = f"{extra['assessment_version']}+{extra['grader_commit']}"
+    if len(version) > MAX_GRADER_VERSION or "\x00" in version:
+        return f"the grader version must be text of at most {MAX_GRADER_VERSION} characters", 400
+    try:
+        json.dumps(data, allow_nan=False)
+    except ValueError:
+        return "the results hold NaN or Infinity, which JSON cannot", 400
     candidate = session.scalar(select(Candidate).where(func.lower(Candidate.repo) == repo.lower()))
     if candidate is None:
         return "not a candidate repository of this board", 404
@@ -97,8 +111,6 @@ def store(
         submission = Submission(candidate_id=candidate.id, sha=sha)
         session.add(submission)
         session.flush()
-    extra = data["extra_data"]
-    version = f"{extra['assessment_version']}+{extra['grader_commit']}"
     exists = session.scalar(
         select(Result.id).where(
             Result.submission_id == submission.id, Result.grader_version == version
@@ -115,7 +127,7 @@ def store(
             isolation=str(extra["isolation"]),
             data=data,
             authoritative=authoritative,
-            report=report,
+            report=report.replace("\x00", ""),
         )
     )
     session.flush()

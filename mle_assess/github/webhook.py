@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ from mle_assess.timebox import utc
 MAX_BODY = 5 * 1024 * 1024
 MAIN_REF = "refs/heads/main"
 ZERO_SHA = "0" * 40
+SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class Refused(Exception):
@@ -151,7 +153,8 @@ def _candidate(session: Session, payload: dict) -> Candidate:
     repo = payload.get("repository") or {}
     full_name = repo.get("full_name") if isinstance(repo, dict) else None
     candidate = None
-    if isinstance(full_name, str):
+    # A name with NUL is no repository's (and PostgreSQL's text cannot hold it).
+    if isinstance(full_name, str) and "\x00" not in full_name:
         candidate = session.scalar(
             select(Candidate).where(func.lower(Candidate.repo) == full_name.lower())
         )
@@ -174,8 +177,10 @@ def _push(
     if isinstance(sender, dict) and str(sender.get("login", "")).lower() in ignored:
         return "ignored: a push by MLE Assess itself (provisioning's start file)"
     sha = payload.get("after")
-    if not isinstance(sha, str) or len(sha) != 40 or sha == ZERO_SHA:
+    if not isinstance(sha, str) or sha == ZERO_SHA:
         return "ignored: no commit (a deleted branch)"
+    if not SHA.fullmatch(sha):
+        return "ignored: not a commit SHA"
     pushed_at = _pushed_at(payload, now)
     submission = session.scalar(
         select(Submission).where(Submission.candidate_id == candidate.id, Submission.sha == sha)
