@@ -84,7 +84,15 @@ def test_the_grading_log_is_for_admins(board):
     assert record.status_code == 200
     assert "&#34;scaled_score&#34;" in record.text or '"scaled_score"' in record.text
     assert "all fine" in record.text
-    assert admin.get("/admin/results/999999", **HTTPS).status_code == 404
+    for missing in (999999, 2**31, 10**20):
+        assert admin.get(f"/admin/results/{missing}", **HTTPS).status_code == 404
+        token = csrf(admin, "/")
+        extend = admin.post(
+            f"/admin/candidates/{missing}/extend",
+            data={"minutes": "5", "csrf_token": token},
+            **HTTPS,
+        )
+        assert extend.status_code == 404
     for role in ("recruiter", "reviewer"):
         client, _ = signed_in(app, role)
         assert client.get("/admin/", **HTTPS).status_code == 403

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from mle_assess.board.auth import role_required
+from mle_assess.board.pages import MAX_ID
 from mle_assess.board.summary import refresh
 from mle_assess.db.models import Candidate, GradingRequest, Result, Submission, WebhookDelivery
 from mle_assess.errors import MleAssessError
@@ -56,6 +57,8 @@ def log():  # noqa: ANN201 - a Flask view
 @role_required("admin")
 def result(result_id: int):  # noqa: ANN201 - a Flask view
     """One grading's whole record: its results.json and the reviewer report."""
+    if result_id > MAX_ID:
+        abort(404)
     with current_app.extensions["mle_assess_sessions"]() as session:
         found = session.scalar(
             select(Result)
@@ -75,6 +78,8 @@ def result(result_id: int):  # noqa: ANN201 - a Flask view
 @role_required("admin")
 def extend(candidate_id: int):  # noqa: ANN201 - a Flask view
     """Extend one candidate's window by the minutes in the form (1 to 1440)."""
+    if candidate_id > MAX_ID:
+        abort(404)
     try:
         minutes = int(request.form.get("minutes", ""))
     except ValueError:
