@@ -267,3 +267,26 @@ def test_stored_times_come_back_as_the_same_utc_moments(env):
         started = candidate.started_at
         assert started.tzinfo is None or started.utcoffset() == timedelta(0)
         assert started.replace(tzinfo=UTC) == clock.now
+
+
+def test_a_copy_committed_at_the_same_moment_is_taken_as_a_duplicate(env, monkeypatch):
+    """Two copies of one delivery handled at once: the one that commits second breaks the
+    unique delivery id, and is answered as a duplicate, not with a server error."""
+    import mle_assess.github.webhook as receiver
+
+    client, sessions, dispatched, _ = env
+    original = receiver.handle
+
+    def racing(session, *args, **kwargs):
+        with sessions.begin() as other:  # the other copy commits first
+            other.add(WebhookDelivery(delivery_id="d-race", event="push", outcome="recorded"))
+        monkeypatch.setattr(receiver, "handle", original)
+        return original(session, *args, **kwargs)
+
+    monkeypatch.setattr(receiver, "handle", racing)
+    response = send(client, "push", push("b" * 40), delivery="d-race")
+    assert response.status_code == 200 and "duplicate" in response.json["status"]
+    assert dispatched == []
+    with sessions() as s:
+        assert s.scalar(select(func.count(WebhookDelivery.id))) == 1
+        assert s.scalar(select(func.count(Submission.id))) == 0

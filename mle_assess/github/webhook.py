@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mle_assess.board.summary import refresh
@@ -86,24 +87,40 @@ def create_blueprint(
         if not isinstance(payload, dict):
             return jsonify(error="the body is not a JSON object"), 400
         now = clock()
-        wanted: list[tuple[str, str]] = []  # gradings to dispatch once the records are stored
-        try:
-            with sessions.begin() as session:
-                seen = session.scalar(
-                    select(WebhookDelivery.id).where(WebhookDelivery.delivery_id == delivery)
-                )
-                if seen is not None:
-                    return jsonify(status="duplicate delivery: already handled"), 200
-                outcome = handle(
-                    session, event, payload, now, lambda r, sha: wanted.append((r, sha)), ignored
-                )
-                session.add(
-                    WebhookDelivery(
-                        delivery_id=delivery, event=event[:50], received_at=now, outcome=outcome
+        # Two copies of a delivery, or two pushes of one commit, can arrive at the same moment:
+        # the second to commit breaks a unique constraint, and is handled again from the top,
+        # where it finds what the first stored.
+        for attempt in range(2):
+            wanted: list[tuple[str, str]] = []  # gradings to dispatch once stored
+            try:
+                with sessions.begin() as session:
+                    seen = session.scalar(
+                        select(WebhookDelivery.id).where(WebhookDelivery.delivery_id == delivery)
                     )
-                )
-        except Refused as exc:
-            return jsonify(error=str(exc)), exc.status
+                    if seen is not None:
+                        return jsonify(status="duplicate delivery: already handled"), 200
+                    outcome = handle(
+                        session,
+                        event,
+                        payload,
+                        now,
+                        lambda r, sha, wanted=wanted: wanted.append((r, sha)),
+                        ignored,
+                    )
+                    session.add(
+                        WebhookDelivery(
+                            delivery_id=delivery,
+                            event=event[:50],
+                            received_at=now,
+                            outcome=outcome,
+                        )
+                    )
+                break
+            except Refused as exc:
+                return jsonify(error=str(exc)), exc.status
+            except IntegrityError:
+                if attempt:
+                    raise
         # Dispatched after the commit, outside the transaction: a slow GitHub never holds the
         # database, and a dispatch that fails leaves the request waiting for the sweep.
         for repo, sha in wanted:
