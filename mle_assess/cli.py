@@ -197,12 +197,13 @@ def runtime_path() -> None:
 def db_upgrade(db_url: str) -> None:
     """Create or migrate the database to the newest schema."""
     from mle_assess.db import upgrade
+    from mle_assess.db.session import database_url, describe
 
     try:
         upgrade(db_url)
     except MleAssessError as exc:
         raise _fail(exc) from exc
-    click.echo(f"database at {db_url} is up to date")
+    click.echo(f"{describe(database_url(db_url))} is up to date")
 
 
 @main.command()
@@ -579,7 +580,9 @@ def board(db_url: str | None, port: int) -> None:
         reader, final_dispatch = finalizer
         sessions = app.extensions["mle_assess_sessions"]
         Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
-    click.echo(f"database {db_url}")
+    from mle_assess.db.session import database_url, describe
+
+    click.echo(f"database: {describe(database_url(db_url))}")
     with app.extensions["mle_assess_sessions"]() as session:
         from sqlalchemy import func, select
 
@@ -587,7 +590,7 @@ def board(db_url: str | None, port: int) -> None:
 
         if not session.scalar(select(func.count(User.id))):
             click.echo(
-                f"no account yet: mle-assess users add NAME --role admin --db {db_url}", err=True
+                "no account yet: mle-assess users add NAME --role admin --db URL", err=True
             )
     _serve(app, port)
 

@@ -24,6 +24,7 @@ from mle_assess import grade as grading
 from mle_assess.board.api import store as store_result
 from mle_assess.board.auth import add_user
 from mle_assess.db import Assessment, Candidate, Submission, connect
+from mle_assess.db.session import database_url, describe
 from mle_assess.democohort import add_cohort
 from mle_assess.grade.report import Results
 from mle_assess.runtime import find
@@ -76,7 +77,7 @@ def main(
             add_user(session, f"demo-{role}", password, role)
     if cohort:
         echo(f"cohort: {cohort} generated candidates added for the charts")
-    echo(f"results: {workdir / 'results'}   database: {url}")
+    echo(f"results: {workdir / 'results'}   database: {describe(database_url(url))}")
     return Demo(graded, url, password)
 
 

@@ -179,3 +179,14 @@ def test_changelog_exists_in_keep_a_changelog_form():
     text = (PROJECT_ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text or re.search(r"## \[\d+\.\d+\.\d+\]", text)
     assert Path(PROJECT_ROOT / "pyproject.toml").is_file()
+
+
+def test_db_upgrade_on_postgresql_never_prints_the_password(postgres_server):
+    url = postgres_server.create_database().replace("@", ":hunter2-secret@", 1)
+    result = CliRunner().invoke(main, ["db-upgrade", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert "is up to date" in result.output and "hunter2" not in result.output
+    down = url.rsplit(":", 1)[0] + ":1/nowhere"  # a port nothing listens on
+    failed = CliRunner().invoke(main, ["db-upgrade", "--db", down])
+    assert failed.exit_code == 1
+    assert "cannot connect" in failed.output and "hunter2" not in failed.output
