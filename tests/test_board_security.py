@@ -79,6 +79,9 @@ def test_sign_in_lists_candidates_and_signs_out(board):
     assert sign_in(client).status_code == 302
     page = client.get("/", **HTTPS)
     assert page.status_code == 200 and "Alice" in page.text
+    # Kept by no browser cache or proxy: Back after sign-out cannot show the list.
+    assert page.headers["Cache-Control"] == "no-store"
+    assert client.get("/export.csv", **HTTPS).headers["Cache-Control"] == "no-store"
     out = client.post("/logout", data={"csrf_token": csrf_of(page.text)}, **HTTPS)
     assert out.status_code == 302
     assert client.get("/", **HTTPS).status_code == 302

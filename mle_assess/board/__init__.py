@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
 
 from mle_assess.board import admin, api, auth, pages
 from mle_assess.db import connect
 from mle_assess.github.gateway import web_url
+from mle_assess.timebox import utc
 
 PUBLIC_ENDPOINTS = {"auth.login", "static", "api.results", "github_webhook.receive"}
 
@@ -46,9 +48,11 @@ def create_app(
     # Links to repositories and pull requests: github.com, or a GitHub Enterprise Server.
     web = (github_web or web_url()).rstrip("/")
     app.context_processor(lambda: {"github_web": web})
+    app.jinja_env.filters["when"] = _when
     app.extensions["mle_assess_throttle"] = auth.Throttle()
     # Starts a candidate's waiting push when a result arrives (`mle_assess.github.queue`).
     app.extensions["mle_assess_dispatch"] = dispatch
+    app.after_request(_no_store)
     csrf = CSRFProtect(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.blueprint)
@@ -63,3 +67,16 @@ def create_app(
         app.register_blueprint(hook)
         csrf.exempt(hook)  # signed by GitHub, no cookies
     return app
+
+
+def _no_store(response: Response) -> Response:
+    """Candidate data is never kept by a browser or a proxy: after sign-out, Back shows the
+    sign-in page, not the list from the back/forward cache. Static files may be cached."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _when(moment: datetime | None) -> str:
+    """A stored time as UTC to the second (`{{ t|when }}`); both databases hand back UTC."""
+    return utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "–"

@@ -45,8 +45,16 @@ def histogram_svg(scores: list[int], width: int = 640, height: int = 240) -> str
             f'fill="#1a5fb4"><title>{escape(label)}</title></rect>'
         )
         if i % 4 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height - 10}" font-size="11">{start}</text>')
-    parts.append(f'<text x="{width - pad - 20}" y="{height - 10}" font-size="11">600</text>')
+            parts.append(f'<text x="{x:.1f}" y="{height - 6}" font-size="18">{start}</text>')
+    # Labels big enough to read when the chart shrinks to a phone's width; the axis line, and
+    # the tallest bar's count on a guide line.
+    parts.append(f'<text x="{width - pad - 30}" y="{height - 6}" font-size="18">600</text>')
+    parts.append(
+        f'<line x1="{pad}" y1="{base}" x2="{width - pad}" y2="{base}" stroke="#555"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{width - pad}" y2="{pad}" stroke="#bbb" '
+        f'stroke-dasharray="4 4"/>'
+        f'<text x="{pad}" y="{pad - 6}" font-size="16">{top if scores else 0} candidates</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 

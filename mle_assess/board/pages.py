@@ -185,9 +185,14 @@ def candidate(candidate_id: int):  # noqa: ANN201 - a Flask view
 
 
 def render_report(text: str) -> Markup:
-    """The reviewer report as HTML: CommonMark with tables; raw HTML in it is escaped and
-    links other than http(s) and mailto are not made (markdown-it's own link check)."""
-    return Markup(_MARKDOWN.render(text))
+    """The reviewer report as HTML: CommonMark with tables, its headings moved two levels down;
+    raw HTML in it is escaped, and markdown-it's own link check refuses `javascript:` and
+    similar links."""
+    tokens = _MARKDOWN.parse(text)
+    for token in tokens:  # the report's headings sit under the page's own h1 and h2
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
+    return Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
 
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
