@@ -589,9 +589,7 @@ def board(db_url: str | None, port: int) -> None:
         from mle_assess.db import User
 
         if not session.scalar(select(func.count(User.id))):
-            click.echo(
-                "no account yet: mle-assess users add NAME --role admin --db URL", err=True
-            )
+            click.echo("no account yet: mle-assess users add NAME --role admin --db URL", err=True)
     _serve(app, port)
 
 
