@@ -116,3 +116,24 @@ def test_lists_are_read_whole_across_pages(env):
     comments = bot.comments(repo, number)
     assert [c["body"] for c in comments] == [f"comment {i}" for i in range(65)]
     assert len(env.server.requests_matching("GET", r"/issues/\d+/comments")) == 3  # 30 a page
+
+
+def test_an_installation_token_is_renewed_before_it_expires(env):
+    """Installation tokens last an hour; a long-running service's gateway mints a new one
+    shortly before, and the old one, once expired, is no longer used."""
+    from datetime import UTC, datetime, timedelta
+
+    moment = [datetime.now(UTC)]
+    root = env.root()
+    root.clock = lambda: moment[0]
+    bot = root.for_installation(ORG)
+    first = bot.token
+    assert bot.repo(f"{ORG}/mle-alice")["private"] is True
+    moment[0] += timedelta(minutes=50)  # still ten minutes to go: kept
+    assert bot.token == first
+    moment[0] += timedelta(minutes=6)  # within five minutes of the hour: renewed
+    env.server.state.tokens[first].expires_at = time.time() - 1  # and GitHub drops the old
+    before = len(env.server.requests_matching("POST", "/access_tokens"))
+    assert bot.repo(f"{ORG}/mle-alice")["private"] is True  # works: a new token was minted
+    assert len(env.server.requests_matching("POST", "/access_tokens")) == before + 1
+    assert bot._token != first

@@ -22,7 +22,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,8 @@ from mle_assess.errors import (
 
 T = TypeVar("T")
 DEFAULT_API = "https://api.github.com"
+# An installation token is renewed this long before it expires (GitHub gives it an hour).
+RENEW_BEFORE = timedelta(minutes=5)
 
 
 def web_url(env: Mapping[str, str] | None = None) -> str:
@@ -125,6 +127,9 @@ class Gateway:
     sleep: Callable[[float], None] = time.sleep
     _token: str | None = None
     _github: Github | None = None
+    _expires_at: datetime | None = None
+    _renew: Callable[[], tuple[str, datetime | None]] | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     _installation: dict[str, int] = field(default_factory=dict)
 
     # --- identity and tokens -----------------------------------------------------------------
@@ -169,6 +174,18 @@ class Gateway:
     ) -> str:
         """`POST /app/installations/{installation_id}/access_tokens`: a token for the App's
         installation on `owner`, optionally limited to some repositories and permissions."""
+        return self.installation_token_with_expiry(
+            owner, repositories=repositories, permissions=permissions
+        )[0]
+
+    def installation_token_with_expiry(
+        self,
+        owner: str,
+        *,
+        repositories: list[str] | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> tuple[str, datetime | None]:
+        """The same, with the moment the token expires (None if GitHub does not say)."""
         if not self.is_app:
             raise GitHubForbidden("installation tokens need GitHub App credentials")
         installation = self.installation_id(owner)
@@ -178,11 +195,13 @@ class Gateway:
         if permissions:
             body["permissions"] = permissions
 
-        def mint() -> str:
+        def mint() -> tuple[str, datetime | None]:
             _, data = self._integration().requester.requestJsonAndCheck(
                 "POST", f"/app/installations/{installation}/access_tokens", input=body
             )
-            return str(data["token"])
+            expires = data.get("expires_at")
+            when = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+            return str(data["token"]), when
 
         return self._call(mint, f"an installation token for {owner}")
 
@@ -193,12 +212,37 @@ class Gateway:
         repositories: list[str] | None = None,
         permissions: dict[str, str] | None = None,
     ) -> Gateway:
-        """A gateway acting as the App's installation on `owner` (the bot user)."""
-        token = self.installation_token(owner, repositories=repositories, permissions=permissions)
-        return Gateway(self.creds, self.policy, self.sleep, _token=token)
+        """A gateway acting as the App's installation on `owner` (the bot user). Installation
+        tokens last an hour: a new one is minted shortly before this one expires, so a
+        long-running service (the board) keeps working."""
+
+        def renew() -> tuple[str, datetime | None]:
+            return self.installation_token_with_expiry(
+                owner, repositories=repositories, permissions=permissions
+            )
+
+        token, expires = renew()
+        return Gateway(
+            self.creds,
+            self.policy,
+            self.sleep,
+            _token=token,
+            _expires_at=expires,
+            _renew=renew,
+            clock=self.clock,
+        )
+
+    def _fresh(self) -> None:
+        """Mint a new installation token when this one is within RENEW_BEFORE of expiring."""
+        if self._renew is None or self._expires_at is None:
+            return
+        if self.clock() >= self._expires_at - RENEW_BEFORE:
+            self._token, self._expires_at = self._renew()
+            self._github = None
 
     def github(self) -> Github:
         """The PyGithub client for this gateway's token (retries off: `_call` does them)."""
+        self._fresh()
         if self._github is None:
             token = self._token or self.creds.token
             if token is None:
@@ -218,6 +262,7 @@ class Gateway:
 
     @property
     def token(self) -> str:
+        self._fresh()
         token = self._token or self.creds.token
         if token is None:
             raise GitHubForbidden("no token: use for_installation(owner) with an App")
