@@ -160,3 +160,69 @@ def test_a_stored_result_releases_the_waiting_push(world, db_url, graded_session
     # A repeat of the same result releases nothing more.
     again = client.post("/api/results", json=body, headers={"Authorization": f"Bearer {token}"})
     assert again.status_code == 200 and len(dispatched) == 1
+
+
+def test_one_failure_costs_only_its_own_candidate(world):
+    server, bot, _, sessions, shas = world
+    calls: list[str] = []
+    real = sweeping.dispatcher(bot, ASSESSMENT)
+
+    def flaky(repo: str, sha: str, final: bool) -> None:
+        calls.append(repo)
+        if repo.endswith("mle-ada"):
+            raise RuntimeError("connection reset")
+        real(repo, sha, final)
+
+    lines: list[str] = []
+    later = NOW + sweeping.FINALIZE_GRACE  # Ada, Bo and Di are all due
+    assert sorted(finalize_due(sessions, bot, flaky, later, lines.append)) == [
+        f"{ORG}/mle-bo",
+        f"{ORG}/mle-di",
+    ]
+    assert any("mle-ada: RuntimeError: connection reset; trying again" in line for line in lines)
+    # Bo's dispatch stays recorded: the next round dispatches Ada alone.
+    assert finalize_due(sessions, bot, real, later, lines.append) == [f"{ORG}/mle-ada"]
+    assert [f["repo"] for f in finals(server)] == [f"{ORG}/mle-bo", f"{ORG}/mle-ada"]
+
+
+def test_a_repository_gone_from_github_is_not_retried_for_ever(world):
+    server, bot, _, sessions, _ = world
+    dispatch = sweeping.dispatcher(bot, ASSESSMENT)
+    with sessions.begin() as s:
+        ada = s.scalar(select(Candidate).where(Candidate.login == "ada"))
+        ada.repo = f"{ORG}/mle-deleted"
+    lines: list[str] = []
+    done = finalize_due(sessions, bot, dispatch, NOW, lines.append)
+    assert sorted(done) == [f"{ORG}/mle-deleted", f"{ORG}/mle-di"]
+    assert any(line.startswith(f"finalize {ORG}/mle-deleted: not finalized:") for line in lines)
+    assert finalize_due(sessions, bot, dispatch, NOW, lines.append) == []
+
+
+def test_an_extension_after_finalizing_finalizes_again_when_the_new_window_closes(world):
+    server, bot, _, sessions, shas = world
+    dispatch = sweeping.dispatcher(bot, ASSESSMENT)
+    assert f"{ORG}/mle-ada" in finalize_due(sessions, bot, dispatch, NOW, lambda _: None)
+    with sessions.begin() as s:
+        sweeping.extend(s, f"{ORG}/mle-ada", 60)  # closes 30 minutes from NOW
+    assert finalize_due(sessions, bot, dispatch, NOW, lambda _: None) == []
+    later = NOW + timedelta(minutes=31) + sweeping.FINALIZE_GRACE
+    lines: list[str] = []
+    assert f"{ORG}/mle-ada" in finalize_due(sessions, bot, dispatch, later, lines.append), lines
+    ada = [f for f in finals(server) if f["repo"] == f"{ORG}/mle-ada"]
+    assert len(ada) == 2, lines  # once for the first deadline, once for the extended one
+
+
+def test_a_window_extended_during_the_round_is_left_for_later(world):
+    server, bot, _, sessions, _ = world
+    real = sweeping.dispatcher(bot, ASSESSMENT)
+
+    def extend_meanwhile(repo: str, sha: str, final: bool) -> None:
+        with sessions.begin() as s:  # an admin extends Ada while her round runs
+            sweeping.extend(s, repo, 60)
+        real(repo, sha, final)
+
+    lines: list[str] = []
+    assert finalize_due(sessions, bot, extend_meanwhile, NOW, lines.append) == [f"{ORG}/mle-di"]
+    assert f"finalize {ORG}/mle-ada: the window changed meanwhile; left for later" in lines
+    with sessions() as s:
+        assert s.scalar(select(Candidate).where(Candidate.login == "ada")).finalized_at is None

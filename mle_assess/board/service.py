@@ -14,11 +14,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from mle_assess.db.models import Candidate
-from mle_assess.errors import GitHubError
+from mle_assess.errors import GitHubNotFound
 from mle_assess.github.gateway import Gateway
 from mle_assess.github.sweep import FINALIZE_GRACE, finalize_one, times_from_db
 from mle_assess.logsafe import for_log
@@ -34,31 +34,53 @@ def finalize_due(
     echo: Callable[[str], None] = print,
 ) -> list[str]:
     """Finalize every candidate whose window closed at least FINALIZE_GRACE ago and who was
-    not finalized yet; returns the repositories dealt with."""
-    done = []
-    with sessions.begin() as session:
-        due = session.scalars(
-            select(Candidate)
+    not finalized yet, each in a transaction of its own; returns the repositories dealt with.
+
+    A repository GitHub no longer has is marked dealt with (and said so);
+    any other failure leaves the candidate for the next round. A window extended while the
+    round ran is left for when it closes again."""
+    with sessions() as session:
+        due = session.execute(
+            select(Candidate.id, Candidate.deadline)
             .where(
                 Candidate.deadline.is_not(None),
-                Candidate.deadline <= now - FINALIZE_GRACE,
+                Candidate.deadline < now - FINALIZE_GRACE,  # as finalize_one decides
                 Candidate.finalized_at.is_(None),
             )
             .order_by(Candidate.deadline, Candidate.id)
-            .options(selectinload(Candidate.submissions), selectinload(Candidate.assessment))
         ).all()
-        for candidate in due:
-            try:
-                sha = finalize_one(reader, times_from_db(candidate), dispatch, now)
-            except GitHubError as exc:  # tried again next round
-                echo(for_log(f"finalize {candidate.repo}: {exc}; trying again later"))
-                continue
-            candidate.finalized_at = now
-            done.append(candidate.repo)
-            if sha:
-                echo(for_log(f"finalize {candidate.repo}: final grading of {sha[:7]} dispatched"))
-            else:
-                echo(for_log(f"finalize {candidate.repo}: nothing to dispatch"))
+    done = []
+    for candidate_id, seen_deadline in due:
+        with sessions() as session:
+            candidate = session.scalar(
+                select(Candidate)
+                .where(Candidate.id == candidate_id)
+                .options(selectinload(Candidate.submissions), selectinload(Candidate.assessment))
+            )
+            repo, times = candidate.repo, times_from_db(candidate)
+        try:
+            sha = finalize_one(reader, times, dispatch, now)
+            outcome = f"final grading of {sha[:7]} dispatched" if sha else "nothing to dispatch"
+        except GitHubNotFound as exc:  # the repository is gone: nothing will ever change
+            outcome = f"not finalized: {exc}"
+        except Exception as exc:  # noqa: BLE001 - tried again next round; the others go on
+            echo(for_log(f"finalize {repo}: {exc.__class__.__name__}: {exc}; trying again later"))
+            continue
+        with sessions.begin() as session:
+            marked = session.execute(
+                update(Candidate)
+                .where(
+                    Candidate.id == candidate_id,
+                    Candidate.deadline == seen_deadline,  # not extended meanwhile
+                    Candidate.finalized_at.is_(None),
+                )
+                .values(finalized_at=now)
+            ).rowcount
+        if marked:
+            done.append(repo)
+            echo(for_log(f"finalize {repo}: {outcome}"))
+        else:
+            echo(for_log(f"finalize {repo}: the window changed meanwhile; left for later"))
     return done
 
 

@@ -98,6 +98,7 @@ def extend(session: Session, repo: str, minutes: int) -> Candidate:
     if candidate is None:
         raise MleAssessError(f"{repo} is not a candidate repository in this database")
     candidate.extension_minutes += minutes
+    candidate.finalized_at = None  # the window closes later: the board finalizes it then
     if candidate.started_at is not None:
         total = candidate.assessment.window_minutes + candidate.extension_minutes
         candidate.deadline = utc(candidate.started_at) + timedelta(minutes=total)
