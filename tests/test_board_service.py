@@ -226,3 +226,29 @@ def test_a_window_extended_during_the_round_is_left_for_later(world):
     assert f"finalize {ORG}/mle-ada: the window changed meanwhile; left for later" in lines
     with sessions() as s:
         assert s.scalar(select(Candidate).where(Candidate.login == "ada")).finalized_at is None
+
+
+def test_a_failed_release_keeps_the_result(world, db_url, graded_session):
+    _, _, _, _, shas = world
+
+    def down(repo: str, sha: str) -> None:
+        raise RuntimeError("GitHub is unreachable")
+
+    app = create_app(db_url, secret_key="k", dispatch=down)
+    sessions = app.extensions["mle_assess_sessions"]
+    with sessions.begin() as s:
+        ada = s.scalar(select(Candidate).where(Candidate.login == "ada"))
+        s.add(GradingRequest(candidate_id=ada.id, sha="e" * 40, pushed_at=NOW, state="waiting"))
+        token = new_token(s, "workflow")
+    body = {
+        "repo": f"{ORG}/mle-ada",
+        "sha": shas["ada"],
+        "results": graded_session("template").data,
+    }
+    response = app.test_client().post(
+        "/api/results", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201
+    with sessions() as s:
+        assert s.scalar(select(Candidate).where(Candidate.login == "ada")).official_score == 200
+        assert s.scalar(select(GradingRequest)).state == "waiting"  # for the sweep

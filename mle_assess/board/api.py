@@ -77,13 +77,23 @@ def results():  # noqa: ANN201 - a Flask view
         outcome, status = store(
             session, repo, sha, data, bool(payload.get("authoritative", True)), report
         )
-        dispatch = current_app.extensions.get("mle_assess_dispatch")
-        if status == 201 and dispatch is not None:  # the grading in flight is done: next one
+    dispatch = current_app.extensions.get("mle_assess_dispatch")
+    if status == 201 and dispatch is not None:  # the grading in flight is done: next one
+        _release(sessions, repo, dispatch)
+    return jsonify(status=outcome), status
+
+
+def _release(sessions, repo: str, dispatch) -> None:  # noqa: ANN001 - sessionmaker, Dispatch
+    """Start the candidate's newest waiting push, once the result is committed: the result is
+    kept whatever GitHub does, and a failed dispatch leaves the push waiting for the sweep."""
+    try:
+        with sessions.begin() as session:
             candidate = session.scalar(
                 select(Candidate).where(func.lower(Candidate.repo) == repo.lower())
             )
             queue.release(session, candidate, dispatch, datetime.now(UTC))
-        return jsonify(status=outcome), status
+    except Exception as exc:  # noqa: BLE001 - the result is stored; the sweep starts the rest
+        current_app.logger.warning("releasing %s failed: %s", repo, exc.__class__.__name__)
 
 
 def store(
