@@ -111,11 +111,29 @@ def test_wrong_passwords_are_throttled(board):
     assert sign_in(client).status_code == 429  # even the right password, for a while
 
 
-def test_a_redirect_after_sign_in_stays_on_the_board(board):
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "/%5Cevil.example",
+        "/%5C%5Cevil.example",
+        "/%09/evil.example",
+        "https://evil.example/",
+        "/%0A/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_redirect_after_sign_in_stays_on_the_board(board, target):
     app, _, _ = board
     client = app.test_client()
-    response = sign_in(client, "admin", path="/login?next=//evil.example/x")
+    response = sign_in(client, "admin", path=f"/login?next={target}")
     assert response.headers["Location"] == "/"
+
+
+def test_a_redirect_after_sign_in_goes_back_to_the_page_asked_for(board):
+    app, _, _ = board
+    response = sign_in(app.test_client(), "admin", path="/login?next=/cohort%3Fx%3D1")
+    assert response.headers["Location"] == "/cohort?x=1"
 
 
 @pytest.mark.parametrize(

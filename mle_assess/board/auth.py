@@ -76,6 +76,20 @@ def check_password(user: User | None, password: str) -> bool:
         return False
 
 
+def _local(target: str) -> str:
+    """`target` if it is a path on this board, else the candidate list. Browsers read a
+    backslash as a slash and drop tabs and newlines, so a path starting with a slash and a
+    backslash, or with a slash, a tab and a slash, would leave the board."""
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or any(ch == "\\" or not ch.isprintable() for ch in target)
+        or urlsplit(target).netloc
+    ):
+        return url_for("pages.candidates")
+    return target
+
+
 class Throttle:
     """Failed attempts per key within a sliding window, kept in this process (the board is one
     process with threads). Keys with no recent failure are dropped, so a flood of made-up user
@@ -162,10 +176,7 @@ def login():  # noqa: ANN201 - a Flask view
             )
             if check_password(user, password):
                 login_user(Account(user))
-                target = request.args.get("next", "")
-                if not target.startswith("/") or urlsplit(target).netloc or target.startswith("//"):
-                    target = url_for("pages.candidates")
-                return redirect(target)
+                return redirect(_local(request.args.get("next", "")))
         throttle.fail(*keys)
         return render_template("login.html", error="Wrong user name or password."), 401
     return render_template("login.html", error=None)
