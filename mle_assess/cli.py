@@ -115,6 +115,8 @@ def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path, cohort: i
     board on 127.0.0.1 with demo accounts."""
     from mle_assess.demo import main as run_demo
 
+    if not no_serve:
+        _check_port(port)  # before minutes of grading, not after
     try:
         made = run_demo(workdir=workdir, db_url=db_url, echo=click.echo, cohort=cohort)
     except MleAssessError as exc:
@@ -127,25 +129,59 @@ def demo(port: int, no_serve: bool, db_url: str | None, workdir: Path, cohort: i
     from mle_assess.board import create_app
 
     # Plain HTTP on loopback: browsers keep Secure cookies for 127.0.0.1, so none is relaxed.
-    _serve(create_app(made.url), port)
+    try:
+        app = create_app(made.url)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    _serve(app, port)
 
 
-def _serve(app, port: int) -> None:  # noqa: ANN001 - a Flask app
-    """Serve the board on 127.0.0.1:`port` with waitress until interrupted; the address is
-    printed once the port is listening."""
-    import socket
+def _serve(app, port: int) -> None:  # noqa: ANN001 - a WSGI app
+    """Serve `app` on 127.0.0.1:`port` with waitress until interrupted."""
+    _run(_bind(app, port), port)
 
+
+def _bind(app, port: int, trusted_proxy: str | None = None):  # noqa: ANN001, ANN202 - waitress
+    """A waitress server listening on 127.0.0.1:`port`. Behind a proxy at `trusted_proxy`,
+    the client's address (for the sign-in throttle) and scheme come from its X-Forwarded-*
+    headers; from anyone else those headers are dropped."""
     from waitress.server import create_server
 
-    try:  # waitress leaks its sockets when a bind fails: find out first
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
-        server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="mle-assess")
+    proxy = {}
+    if trusted_proxy:
+        proxy = {
+            "trusted_proxy": trusted_proxy,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True,
+        }
+    _check_port(port)  # waitress leaks its sockets when a bind fails: find out first
+    try:
+        return create_server(
+            app, host="127.0.0.1", port=port, threads=8, ident="mle-assess", **proxy
+        )
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
         ) from exc
+
+
+def _check_port(port: int) -> None:
+    """Fail now, with the way out, if 127.0.0.1:`port` cannot be listened on."""
+    import socket
+
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
+        ) from exc
+
+
+def _run(server, port: int) -> None:  # noqa: ANN001 - a waitress server
+    """Run `server` until interrupted; the address is printed once the port is listening."""
     click.echo(f"board on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
     try:
         server.run()
@@ -548,49 +584,59 @@ def board_token(name: str, db_url: str | None) -> None:
 @main.command()
 @click.option("--db", "db_url", default=None, help="Database URL (default: $MLE_ASSESS_DB).")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1.")
-def board(db_url: str | None, port: int) -> None:
+@click.option(
+    "--trusted-proxy",
+    default=None,
+    help="Address of the TLS proxy in front of the board, whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed (default: $MLE_ASSESS_TRUSTED_PROXY; none).",
+)
+def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
     """Serve the board on 127.0.0.1 (put a TLS-terminating proxy in front of it)."""
     import os
 
+    from sqlalchemy import func, select
+
     from mle_assess.board import create_app
+    from mle_assess.db import User
+    from mle_assess.db.session import database_url, describe
 
     db_url = _env("MLE_ASSESS_DB", db_url)
+    trusted_proxy = trusted_proxy or os.environ.get("MLE_ASSESS_TRUSTED_PROXY") or None
     hook_secret = os.environ.get("MLE_ASSESS_WEBHOOK_SECRET")
     dispatch = finalizer = None
-    if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
-        from mle_assess.github import sweep as sweeping
-        from mle_assess.github.gateway import Credentials, Gateway
-        from mle_assess.github.queue import workflow_dispatcher
+    try:
+        if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
+            from mle_assess.github import sweep as sweeping
+            from mle_assess.github.gateway import Credentials, Gateway
+            from mle_assess.github.queue import workflow_dispatcher
 
-        assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", None)
-        root = Gateway(Credentials.from_env())
-        gh = root.for_installation(assessment_repo.split("/")[0]) if root.is_app else root
-        dispatch = workflow_dispatcher(gh, assessment_repo)
-        if root.is_app:  # finalize closed windows (only our App's check runs show what is done)
-            org = _env("MLE_ASSESS_ORG", None)
-            finalizer = (_org_gateway(root, org), sweeping.dispatcher(gh, assessment_repo))
-        else:
-            click.echo("no GitHub App: closed windows are not finalized by the board", err=True)
-    # Session cookies stay Secure: browsers keep them on http://127.0.0.1, and the proxy in
-    # front of the board serves HTTPS.
-    app = create_app(db_url, webhook_secret=hook_secret, dispatch=dispatch)
+            assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", None)
+            owner = assessment_repo.split("/")[0]
+            root = Gateway(Credentials.from_env())
+            gh = root.for_installation(owner) if root.is_app else root
+            dispatch = workflow_dispatcher(gh, assessment_repo)
+            if root.is_app:  # finalize closed windows (our App's check runs show what is done)
+                org = os.environ.get("MLE_ASSESS_ORG") or owner
+                finalizer = (_org_gateway(root, org), sweeping.dispatcher(gh, assessment_repo))
+            else:
+                click.echo("no GitHub App: closed windows are not finalized by the board", err=True)
+        # Session cookies stay Secure: browsers keep them on http://127.0.0.1, and the proxy
+        # in front of the board serves HTTPS.
+        app = create_app(db_url, webhook_secret=hook_secret, dispatch=dispatch)
+    except MleAssessError as exc:
+        raise _fail(exc) from exc
+    sessions = app.extensions["mle_assess_sessions"]
+    click.echo(f"database: {describe(database_url(db_url))}")
+    with sessions() as session:
+        if not session.scalar(select(func.count(User.id))):
+            click.echo("no account yet: mle-assess users add NAME --role admin --db URL", err=True)
+    server = _bind(app, port, trusted_proxy)  # before the finalizer: a busy port stops here
     if finalizer:
         from mle_assess.board.service import Finalizer
 
         reader, final_dispatch = finalizer
-        sessions = app.extensions["mle_assess_sessions"]
         Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
-    from mle_assess.db.session import database_url, describe
-
-    click.echo(f"database: {describe(database_url(db_url))}")
-    with app.extensions["mle_assess_sessions"]() as session:
-        from sqlalchemy import func, select
-
-        from mle_assess.db import User
-
-        if not session.scalar(select(func.count(User.id))):
-            click.echo("no account yet: mle-assess users add NAME --role admin --db URL", err=True)
-    _serve(app, port)
+    _run(server, port)
 
 
 @main.command()

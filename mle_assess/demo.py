@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hidden_tests.solutions import SAMPLES, build_sample
@@ -26,6 +26,7 @@ from mle_assess.board.auth import add_user
 from mle_assess.db import Assessment, Candidate, Submission, connect
 from mle_assess.db.session import database_url, describe
 from mle_assess.democohort import add_cohort
+from mle_assess.errors import MleAssessError
 from mle_assess.grade.report import Results
 from mle_assess.runtime import find
 
@@ -48,6 +49,12 @@ def main(
     workdir.mkdir(parents=True)
     url = db_url or f"sqlite:///{workdir.resolve() / 'demo.db'}"
     _, sessions = connect(url)
+    with sessions() as session:
+        if session.scalar(select(func.count(Candidate.id))):
+            raise MleAssessError(
+                f"the demo needs an empty database, and {describe(database_url(url))} has "
+                "candidates; give another --db, or none for SQLite in the demo folder"
+            )
     graded = []
     now = datetime.now(UTC)
     for number, name in enumerate(SAMPLES, start=1):

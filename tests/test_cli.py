@@ -149,17 +149,120 @@ def test_demo_grades_the_samples_adds_a_cohort_and_serves_the_board(tmp_path):
     engine.dispose()
 
 
-def test_demo_refuses_a_port_in_use(tmp_path):
+def test_demo_refuses_a_port_in_use_before_grading_anything(tmp_path):
     import socket
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        from mle_assess import cli
+        result = CliRunner().invoke(
+            main, ["demo", "--port", str(port), "--workdir", str(tmp_path / "demo")]
+        )
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "building the sample" not in result.output and not (tmp_path / "demo").exists()
 
-        with pytest.raises(click.ClickException, match=f"cannot listen on 127.0.0.1:{port}"):
-            cli._serve(lambda environ, start: [], port)
+
+def test_demo_refuses_a_database_that_is_not_empty(tmp_path):
+    from mle_assess.db import Assessment, Candidate, connect
+
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    _, sessions = connect(url)
+    with sessions.begin() as s:
+        s.add(
+            Candidate(
+                assessment=Assessment(name="real", version="1"),
+                name="A",
+                login="a",
+                repo="acme/mle-a",
+            )
+        )
+    result = CliRunner().invoke(
+        main, ["demo", "--no-serve", "--db", url, "--workdir", str(tmp_path / "demo")]
+    )
+    assert result.exit_code == 1
+    assert "the demo needs an empty database" in result.output
+    assert "building the sample" not in result.output
+
+
+def test_board_with_an_unreachable_database_fails_in_one_line(tmp_path):
+    result = CliRunner().invoke(
+        main, ["board", "--db", "postgresql://board:pw-secret@127.0.0.1:1/board", "--port", "0"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot connect to the postgresql database board")
+    assert "Traceback" not in result.output and "pw-secret" not in result.output
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("proxied", [True, False])
+def test_behind_a_trusted_proxy_the_throttle_counts_each_client(tmp_path, proxied):
+    """Behind the TLS proxy every request comes from 127.0.0.1: with --trusted-proxy, five
+    failed sign-ins from one client do not lock out everyone else; without it they would."""
+    import sys
+    import time
+
+    import requests
+
+    from mle_assess.board.auth import MAX_FAILURES, add_user
+    from mle_assess.db import connect
+
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    _, sessions = connect(url)
+    with sessions.begin() as s:
+        add_user(s, "ada", "correct horse battery", "recruiter")
+    port = _free_port()
+    command = [sys.executable, "-m", "mle_assess", "board", "--db", url, "--port", str(port)]
+    if proxied:
+        command += ["--trusted-proxy", "127.0.0.1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            line = proc.stdout.readline()
+            if not line or line.startswith("board on"):
+                break
+        assert line.startswith("board on"), line
+
+        def sign_in(client: str, user: str, password: str) -> int:
+            headers = {"X-Forwarded-For": client, "X-Forwarded-Proto": "https"}
+            with requests.Session() as web:
+                web.trust_env = False
+                page = web.get(f"{base}/login", headers=headers, timeout=10)
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+                cookie = page.cookies.get("session")
+                return web.post(
+                    f"{base}/login",
+                    data={"username": user, "password": password, "csrf_token": token},
+                    headers={
+                        **headers,
+                        "Cookie": f"session={cookie}",
+                        "Referer": f"{'https' if proxied else 'http'}://127.0.0.1:{port}/login",
+                    },
+                    allow_redirects=False,
+                    timeout=10,
+                ).status_code
+
+        started = time.monotonic()
+        for number in range(MAX_FAILURES):  # one client guessing at made-up accounts
+            assert sign_in("203.0.113.7", f"guess{number}", "wrong password!") == 401
+        expected = 302 if proxied else 429
+        assert sign_in("198.51.100.9", "ada", "correct horse battery") == expected
+        if proxied:  # the guessing client itself is throttled
+            assert sign_in("203.0.113.7", "ada", "correct horse battery") == 429
+        assert time.monotonic() - started < 60
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
 
 
 def test_readme_quick_start_is_exactly_two_commands():
