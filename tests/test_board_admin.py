@@ -169,6 +169,8 @@ def test_the_reviewer_report_is_rendered_with_its_html_escaped(db_url, graded_se
     report = (
         "# Grading report\n\n| question | answer |\n| --- | --- |\n"
         "| module1.q1 | <script>alert(1)</script> |\n| module1.q2 | [x](javascript:alert(2)) |\n"
+        "| module1.q3 | ![](https://tracker.example/p.png) |\n"
+        "| module1.q4 | [Sign in again](https://phish.example/) |\n"
     )
     with sessions.begin() as s:
         add_user(s, "reviewer", PASSWORD, "reviewer")
@@ -199,3 +201,5 @@ def test_the_reviewer_report_is_rendered_with_its_html_escaped(db_url, graded_se
     )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert 'href="javascript:' not in page
+    assert "<img" not in page and 'href="https://phish.example' not in page
+    assert "[Sign in again](https://phish.example/)" in page  # shown as the text it is

@@ -70,10 +70,19 @@ def create_app(
 
 
 def _no_store(response: Response) -> Response:
-    """Candidate data is never kept by a browser or a proxy: after sign-out, Back shows the
-    sign-in page, not the list from the back/forward cache. Static files may be cached."""
+    """Candidate data is never kept by a browser or a proxy (after sign-out, Back shows the
+    sign-in page, not the list from the back/forward cache; static files may be cached), and
+    pages load nothing from another origin and cannot be framed."""
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
+    # Nothing from elsewhere: no script, image, style or frame from another origin.
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 
