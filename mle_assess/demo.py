@@ -79,7 +79,7 @@ def main(
         assessment = session.scalar(select(Assessment).where(Assessment.name == ASSESSMENT))
         if cohort:
             reference = dict(graded)["reference"].data
-            add_cohort(session, assessment, reference, count=cohort, now=now)
+            add_cohort(session, assessment, reference, count=cohort, now=now, echo=echo)
         for role in ROLES:
             add_user(session, f"demo-{role}", password, role)
     if cohort:

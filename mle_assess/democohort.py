@@ -14,10 +14,12 @@ import copy
 import hashlib
 import math
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from mle_assess.board.summary import refresh
 from mle_assess.db.models import Assessment, Candidate, Result, Submission
@@ -80,6 +82,7 @@ LAST = [
     "Zhang",
 ]
 WINDOW = 90
+BATCH = 100  # candidates written per flush
 
 
 def unit_of(number: str) -> str:
@@ -134,18 +137,25 @@ def add_cohort(
     now: datetime,
     seed: int = 2026,
     config: Config | None = None,
+    echo: Callable[[str], None] = lambda _: None,
 ) -> int:
     """Add `count` generated candidates to `assessment`: most finished, some still working,
-    a few late or not started. Returns how many got a result."""
+    a few late or not started. Returns how many got a result. Written in batches, with
+    progress every BATCH candidates."""
     rng = random.Random(seed)
     config = config or load_config()
+    assessment_id = assessment.id
     graded = 0
     for i in range(count):
+        if i and i % BATCH == 0:
+            session.flush()
+            session.expunge_all()  # written: the session need not keep them
+            echo(f"[cohort] {i}/{count} candidates generated")
         name = f"{FIRST[i % len(FIRST)]} {LAST[(i * 7 + i // len(FIRST)) % len(LAST)]}"
         login = f"{name.split()[0].lower()}-{i:03d}"
         kind = rng.choices(["done", "working", "late", "idle"], weights=[80, 10, 6, 4])[0]
         candidate = Candidate(
-            assessment=assessment, name=name, login=login, repo=f"demo/mle-{login}"
+            assessment_id=assessment_id, name=name, login=login, repo=f"demo/mle-{login}"
         )
         session.add(candidate)
         if kind == "idle":
@@ -183,6 +193,22 @@ def add_cohort(
             )
         graded += 1
     session.flush()
-    for candidate in assessment.candidates:
-        refresh(candidate, now)
+    session.expunge_all()
+    # The board's summary columns, a batch of candidates at a time.
+    ids = session.scalars(
+        select(Candidate.id).where(Candidate.assessment_id == assessment_id).order_by(Candidate.id)
+    ).all()
+    for start in range(0, len(ids), BATCH):
+        batch = session.scalars(
+            select(Candidate)
+            .where(Candidate.id.in_(ids[start : start + BATCH]))
+            .options(
+                selectinload(Candidate.submissions).selectinload(Submission.results),
+                selectinload(Candidate.assessment),
+            )
+        ).all()
+        for candidate in batch:
+            refresh(candidate, now)
+        session.flush()
+        session.expunge_all()
     return graded

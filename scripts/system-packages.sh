@@ -16,7 +16,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "system-packages: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Progress stays visible: Chromium is a download of a few hundred megabytes.
+  apt-get install -y --no-install-recommends "${missing[@]}"
 else
   echo "system-packages: missing ${missing[*]} (as root: apt-get install ${missing[*]});" \
        "the tests that need them will skip" >&2

@@ -154,6 +154,7 @@ def test_links_go_to_the_feedback_pull_request_on_the_configured_host(board):
         ({}, "https://github.com"),
         ({"MLE_ASSESS_GITHUB_API": "https://api.github.com/"}, "https://github.com"),
         ({"MLE_ASSESS_GITHUB_API": "https://ghe.corp.test/api/v3"}, "https://ghe.corp.test"),
+        ({"MLE_ASSESS_GITHUB_API": "https://api.acme.ghe.com"}, "https://acme.ghe.com"),
         ({"MLE_ASSESS_GITHUB_WEB": "https://git.corp.test/"}, "https://git.corp.test"),
     ],
 )

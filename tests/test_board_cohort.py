@@ -110,3 +110,42 @@ def test_the_demo_cohort_is_scored_by_the_real_rules(graded_session):
     assert all(i.point_biserial is not None and i.point_biserial > 0.2 for i in items)
     assert unit_of("module3.level2.no_missing") == "module3.level2"
     assert unit_of("module1.q4") == "module1"
+
+
+def test_a_generated_cohort_is_written_in_batches_with_progress(db_url, graded_session):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from mle_assess.db import Assessment, Candidate, Result, connect
+    from mle_assess.democohort import BATCH, add_cohort
+
+    _, sessions = connect(db_url)
+    lines: list[str] = []
+    with sessions.begin() as s:
+        assessment = Assessment(name="demo", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        count = 2 * BATCH + 30
+        graded = add_cohort(
+            s,
+            assessment,
+            graded_session("reference").data,
+            count=count,
+            now=datetime.now(UTC),
+            echo=lines.append,
+        )
+    assert lines == [
+        f"[cohort] {BATCH}/{count} candidates generated",
+        f"[cohort] {2 * BATCH}/{count} candidates generated",
+    ]
+    with sessions() as s:
+        assert s.scalar(select(func.count(Candidate.id))) == count
+        scored = s.scalar(
+            select(func.count(Candidate.id)).where(Candidate.official_score.is_not(None))
+        )
+        statuses = set(s.scalars(select(Candidate.status).distinct()))
+        assert s.scalar(select(func.count(Result.id))) >= graded
+    # Every candidate with a window and a push inside it has its summary refreshed.
+    assert graded > 0.8 * count and scored >= graded - 0.1 * count
+    assert {"submitted", "in progress", "not started"} <= statuses

@@ -46,15 +46,17 @@ RENEW_BEFORE = timedelta(minutes=5)
 
 def web_url(env: Mapping[str, str] | None = None) -> str:
     """GitHub's web address for links: MLE_ASSESS_GITHUB_WEB, else derived from
-    MLE_ASSESS_GITHUB_API (api.github.com is github.com; GitHub Enterprise Server serves its API
-    under /api/v3 of the web host)."""
+    MLE_ASSESS_GITHUB_API (api.github.com is github.com, api.NAME.ghe.com is NAME.ghe.com, and
+    GitHub Enterprise Server serves its API under /api/v3 of the web host)."""
     env = os.environ if env is None else env
     if env.get("MLE_ASSESS_GITHUB_WEB"):
         return env["MLE_ASSESS_GITHUB_WEB"].rstrip("/")
     api = (env.get("MLE_ASSESS_GITHUB_API") or DEFAULT_API).rstrip("/")
-    if api == DEFAULT_API:
-        return "https://github.com"
-    return api.removesuffix("/api/v3")
+    if api.endswith("/api/v3"):  # GitHub Enterprise Server
+        return api.removesuffix("/api/v3")
+    scheme, _, rest = api.partition("://")
+    # api.github.com is github.com; GitHub Enterprise Cloud's api.NAME.ghe.com is NAME.ghe.com.
+    return f"{scheme}://{rest.removeprefix('api.')}"
 
 
 @dataclass(frozen=True)
