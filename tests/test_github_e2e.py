@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from github import Auth, Github
 from github_env import ORG, TEAM, make_env
 from sqlalchemy import select
@@ -23,12 +22,13 @@ from werkzeug.serving import make_server
 
 from hidden_tests import CANARY
 from mle_assess import PROJECT_ROOT
+from mle_assess.board import create_app
+from mle_assess.board.api import new_token
 from mle_assess.db import Candidate, GradingRequest, Submission, connect
 from mle_assess.github import post as posting
 from mle_assess.github import queue
 from mle_assess.github import sweep as sweeping
 from mle_assess.github.provision import Entry, provision, publish_template
-from mle_assess.github.webhook import create_blueprint
 
 pytestmark = pytest.mark.slow
 
@@ -64,14 +64,16 @@ class Stack:
             assessment="round-1",
             echo=lambda _: None,
         )
-        app = Flask("board")
-        app.register_blueprint(
-            create_blueprint(
-                secret=SECRET,
-                sessions=self.sessions,
-                dispatch=queue.workflow_dispatcher(self.bot, ASSESSMENT),
-            )
+        # The board itself, as `mle-assess board` makes it: the webhook receiver mounted, the
+        # results API that the report job posts to, and the queue released on each result.
+        app = create_app(
+            f"sqlite:///{tmp_path / 'board.db'}",
+            secret_key="e2e",
+            webhook_secret=SECRET,
+            dispatch=queue.workflow_dispatcher(self.bot, ASSESSMENT),
         )
+        with self.sessions.begin() as session:
+            self.board_token = new_token(session, "grade workflow")
         self.http = make_server("127.0.0.1", 0, app, threaded=True)
         self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
         self.thread.start()
@@ -128,6 +130,8 @@ class Stack:
             "MLE_ASSESS_OUTBOX": str(self.tmp / "outbox"),
             "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
             "MLE_ASSESS_WORK_DIR": str(self.tmp),
+            "MLE_ASSESS_BOARD_URL": f"http://127.0.0.1:{self.http.server_port}",
+            "MLE_ASSESS_BOARD_TOKEN": self.board_token,
         }
 
     def run_job(self, repo: str, sha: str, final: bool = False) -> None:
@@ -221,6 +225,14 @@ def test_three_candidates_pushed_graded_and_reported(stack):
         "cy": "29 of 49 coding checks passed",
     }
     assert "Scaled score: **600**" in (stack.tmp / "summary.md").read_text()
+    # The report job posted each result to the board, which shows the official scores.
+    with stack.sessions() as s:
+        board = {c.login: (c.official_score, c.status) for c in s.scalars(select(Candidate))}
+    assert board == {
+        "alice": (600, "in progress"),
+        "bob": (320, "in progress"),
+        "cy": (311, "in progress"),
+    }
 
 
 def test_the_deadline_decides_what_counts(stack):

@@ -262,11 +262,14 @@ def test_stored_times_come_back_as_the_same_utc_moments(env):
     clock.now = datetime(2026, 6, 30, 23, 59, 59, 123456, tzinfo=UTC)
     added = {"action": "added", "member": {"login": "alice"}, "repository": {"full_name": REPO}}
     send(client, "member", added, delivery="t1")
+    send(client, "push", push("d" * 40, pushed_at=clock.now), delivery="t2")
     with sessions() as s:
         candidate = s.scalar(select(Candidate))
         started = candidate.started_at
         assert started.tzinfo is None or started.utcoffset() == timedelta(0)
-        assert started.replace(tzinfo=UTC) == clock.now
+        assert started.replace(tzinfo=UTC) == clock.now.replace(microsecond=0)  # to the second
+        received = s.scalar(select(Submission)).received_at
+        assert received.replace(tzinfo=UTC) == clock.now  # microseconds and all
 
 
 def test_a_copy_committed_at_the_same_moment_is_taken_as_a_duplicate(env, monkeypatch):
@@ -290,3 +293,19 @@ def test_a_copy_committed_at_the_same_moment_is_taken_as_a_duplicate(env, monkey
     with sessions() as s:
         assert s.scalar(select(func.count(WebhookDelivery.id))) == 1
         assert s.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_a_push_in_the_same_second_as_the_acceptance_counts(env):
+    """GitHub gives push times to the second; the window opens at the acceptance's second, so
+    a push made within that second is inside the window, and becomes the official one."""
+    client, sessions, _, clock = env
+    clock.now = NOW + timedelta(microseconds=700_000)
+    added = {"action": "added", "member": {"login": "alice"}, "repository": {"full_name": REPO}}
+    assert send(client, "member", added, delivery="m1").json["status"] == "window opened"
+    clock.now = NOW + timedelta(microseconds=900_000)
+    assert send(client, "push", push("c" * 40, pushed_at=NOW), delivery="p1").status_code == 200
+    with sessions() as s:
+        candidate = s.scalar(select(Candidate))
+        assert candidate.started_at.replace(tzinfo=UTC) == NOW
+        assert candidate.official_sha == "c" * 40
+        assert candidate.status == "in progress"

@@ -244,8 +244,11 @@ def _member(session: Session, payload: dict, now: datetime) -> str:
         return "ignored: not the candidate"
     if candidate.started_at is not None:
         return "ignored: the window is already open"
-    candidate.started_at = now
+    # To the second, as GitHub gives push times (`repository.pushed_at`): a push made in the
+    # same second as the acceptance is inside the window, not before it.
+    opened = now.replace(microsecond=0)
+    candidate.started_at = opened
     minutes = candidate.assessment.window_minutes + candidate.extension_minutes
-    candidate.deadline = now + timedelta(minutes=minutes)
+    candidate.deadline = opened + timedelta(minutes=minutes)
     refresh(candidate, now)
     return "window opened"
