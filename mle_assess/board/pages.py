@@ -196,8 +196,10 @@ def render_report(text: str) -> Markup:
 
 # The grader's report has no links or images of its own, while candidate text reaches its
 # cells: none are made, so no tracking image or look-alike link appears on a reviewer's page.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable(
-    ["link", "image", "autolink", "reference"]
+_MARKDOWN = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable("table")
+    .disable(["link", "image", "autolink", "reference"])
 )
 
 
