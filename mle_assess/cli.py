@@ -160,10 +160,8 @@ def _bind(app, port: int, trusted_proxy: str | None = None):  # noqa: ANN001, AN
         return create_server(
             app, host="127.0.0.1", port=port, threads=8, ident="mle-assess", **proxy
         )
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
-        ) from exc
+    except OSError as exc:  # taken in the moment since the check
+        raise _cannot_listen(port, exc) from exc
 
 
 def _check_port(port: int) -> None:
@@ -175,9 +173,13 @@ def _check_port(port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
-        ) from exc
+        raise _cannot_listen(port, exc) from exc
+
+
+def _cannot_listen(port: int, exc: OSError) -> click.ClickException:
+    return click.ClickException(
+        f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another with --port"
+    )
 
 
 def _run(server, port: int) -> None:  # noqa: ANN001 - a waitress server

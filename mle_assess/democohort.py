@@ -21,6 +21,7 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mle_assess.board.api import grader_version
 from mle_assess.board.summary import refresh
 from mle_assess.db.models import Assessment, Candidate, Result, Submission
 from mle_assess.grade.report import validate
@@ -182,7 +183,7 @@ def add_cohort(
             session.add(
                 Result(
                     submission=submission,
-                    grader_version=f"{extra['assessment_version']}+{extra['grader_commit']}",
+                    grader_version=grader_version(data),
                     scaled_score=extra["scaled_score"],
                     raw_score=float(data["score"]),
                     isolation=extra["isolation"],

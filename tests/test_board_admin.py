@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from boardseed import add_candidate
 from sqlalchemy import select
 
 from mle_assess.board import create_app
@@ -33,17 +34,9 @@ def board(db_url, graded_session):
         assessment = Assessment(name="round", version="1", window_minutes=90)
         s.add(assessment)
         s.flush()
-        alice = Candidate(
-            assessment_id=assessment.id,
-            name="Alice",
-            login="alice",
-            repo=REPO,
-            started_at=started,
-            deadline=started + timedelta(minutes=90),
-            feedback_pull=7,
+        alice = add_candidate(
+            s, assessment.id, "Alice", "alice", started, repo=REPO, feedback_pull=7
         )
-        s.add(alice)
-        s.flush()
         s.add(Submission(candidate_id=alice.id, sha=SHA, pushed_at=started + timedelta(minutes=9)))
         s.add(GradingRequest(candidate_id=alice.id, sha=SHA, pushed_at=started, state="dispatched"))
         s.add(WebhookDelivery(delivery_id="d-42", event="push", outcome="dispatched"))
@@ -179,16 +172,7 @@ def test_the_reviewer_report_is_rendered_with_its_html_escaped(db_url, graded_se
         s.add(assessment)
         s.flush()
         started = datetime.now(UTC) - timedelta(minutes=10)
-        c = Candidate(
-            assessment_id=assessment.id,
-            name="Bo",
-            login="bo",
-            repo="acme/mle-bo",
-            started_at=started,
-            deadline=started + timedelta(minutes=90),
-        )
-        s.add(c)
-        s.flush()
+        c = add_candidate(s, assessment.id, "Bo", "bo", started)
         s.add(Submission(candidate_id=c.id, sha=SHA, pushed_at=started + timedelta(minutes=1)))
         s.flush()
         store(s, "acme/mle-bo", SHA, graded_session("template").data, True, report=report)

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from boardseed import add_candidate
 from browser import (
     AXE,
     DESKTOP,
@@ -113,16 +114,7 @@ def seed(db_url: str, graded: dict) -> Board:  # noqa: ANN001
         s.flush()
         for name, login, sample, opened_ago, push_minute in PEOPLE:
             started = now - timedelta(minutes=opened_ago) if opened_ago else None
-            c = Candidate(
-                assessment_id=assessment.id,
-                name=name,
-                login=login,
-                repo=f"acme/mle-{login}",
-                started_at=started,
-                deadline=started + timedelta(minutes=90) if started else None,
-            )
-            s.add(c)
-            s.flush()
+            c = add_candidate(s, assessment.id, name, login, started)
             board.ids[name] = c.id
             if push_minute is not None:
                 sha = (login * 40)[:40].encode().hex()[:40]

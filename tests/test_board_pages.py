@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from boardseed import add_candidate
 
 from mle_assess.board import create_app
 from mle_assess.board.api import store
@@ -38,16 +39,7 @@ def client(db_url, graded_session):
         s.flush()
         for name, login, sample, opened_ago, push_minute in people:
             started = NOW - timedelta(minutes=opened_ago) if opened_ago else None
-            c = Candidate(
-                assessment_id=assessment.id,
-                name=name,
-                login=login,
-                repo=f"acme/mle-{login}",
-                started_at=started,
-                deadline=started + timedelta(minutes=90) if started else None,
-            )
-            s.add(c)
-            s.flush()
+            c = add_candidate(s, assessment.id, name, login, started)
             if sample:
                 sha = (login[0] * 40)[:40]
                 s.add(
@@ -130,10 +122,7 @@ def test_per_check_results_are_for_reviewers(db_url, graded_session, role, detai
         a = Assessment(name="r", version="1", window_minutes=90)
         s.add(a)
         s.flush()
-        c = Candidate(assessment_id=a.id, name="Ada", login="ada", repo="acme/mle-ada",
-                      started_at=started, deadline=started + timedelta(minutes=90))  # fmt: skip
-        s.add(c)
-        s.flush()
+        c = add_candidate(s, a.id, "Ada", "ada", started)
         s.add(Submission(candidate_id=c.id, sha="a" * 40, pushed_at=started))
         s.flush()
         store(s, c.repo, "a" * 40, graded_session("reference").data, True, "REVIEWER <REPORT>")

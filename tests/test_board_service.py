@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from boardseed import add_candidate
 from github_env import ORG, make_env
 from sqlalchemy import select
 
@@ -40,16 +41,9 @@ def world(github_server, db_url):
         for login, opened_ago, pushed in people:
             github_server.create_repo(ORG, f"mle-{login}", files={"README.md": f"{login}\n"})
             started = NOW - timedelta(minutes=opened_ago)
-            c = Candidate(
-                assessment_id=assessment.id,
-                name=login.title(),
-                login=login,
-                repo=f"{ORG}/mle-{login}",
-                started_at=started,
-                deadline=started + timedelta(minutes=90),
+            c = add_candidate(
+                s, assessment.id, login.title(), login, started, repo=f"{ORG}/mle-{login}"
             )
-            s.add(c)
-            s.flush()
             if pushed is not None:
                 shas[login] = bot.branch_sha(c.repo, "main")
                 s.add(

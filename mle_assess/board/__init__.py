@@ -52,7 +52,7 @@ def create_app(
     app.extensions["mle_assess_throttle"] = auth.Throttle()
     # Starts a candidate's waiting push when a result arrives (`mle_assess.github.queue`).
     app.extensions["mle_assess_dispatch"] = dispatch
-    app.after_request(_no_store)
+    app.after_request(_headers)
     csrf = CSRFProtect(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(auth.blueprint)
@@ -69,7 +69,7 @@ def create_app(
     return app
 
 
-def _no_store(response: Response) -> Response:
+def _headers(response: Response) -> Response:
     """Candidate data is never kept by a browser or a proxy (after sign-out, Back shows the
     sign-in page, not the list from the back/forward cache; static files may be cached), and
     pages load nothing from another origin and cannot be framed."""

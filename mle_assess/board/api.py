@@ -96,6 +96,12 @@ def _release(sessions, repo: str, dispatch) -> None:  # noqa: ANN001 - sessionma
         current_app.logger.warning("releasing %s failed: %s", repo, exc.__class__.__name__)
 
 
+def grader_version(data: dict) -> str:
+    """What a result is stored under with its SHA: the assessment version and grader commit."""
+    extra = data["extra_data"]
+    return f"{extra['assessment_version']}+{extra['grader_commit']}"
+
+
 def store(
     session: Session, repo: str, sha: str, data: dict, authoritative: bool, report: str = ""
 ) -> tuple[str, int]:
@@ -104,7 +110,7 @@ def store(
     (not JSON; SQLite turns NaN into NULL), a grader version over its column's length or with
     a NUL; NUL characters in the report are dropped (PostgreSQL's text cannot hold them)."""
     extra = data["extra_data"]
-    version = f"{extra['assessment_version']}+{extra['grader_commit']}"
+    version = grader_version(data)
     if len(version) > MAX_GRADER_VERSION or "\x00" in version:
         return f"the grader version must be text of at most {MAX_GRADER_VERSION} characters", 400
     try:

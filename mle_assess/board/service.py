@@ -33,7 +33,7 @@ def finalize_due(
     now: datetime,
     echo: Callable[[str], None] = print,
 ) -> list[str]:
-    """Finalize every candidate whose window closed at least FINALIZE_GRACE ago and who was
+    """Finalize every candidate whose window closed more than FINALIZE_GRACE ago and who was
     not finalized yet, each in a transaction of its own; returns the repositories dealt with.
 
     A repository GitHub no longer has is marked dealt with (and said so);
