@@ -58,6 +58,17 @@ class Candidate(Base):
     feedback_pull: Mapped[int | None] = mapped_column(Integer)
     # When the board service's finalizer dealt with the closed window (`board.service`).
     finalized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The template repository's commit the candidate's repository was generated from
+    # (`provision`): grading compares protected files with that commit's, not today's.
+    template_commit: Mapped[str | None] = mapped_column(String(64))
+    # The invitation as `provision` last saw it: "" (none yet), "pending", "expired"
+    # (re-invited on the next run), or "accepted".
+    invitation: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # Write access to the repository: "" (not yet managed), "write" (open window or extended),
+    # "read" (dropped after the close, verified), or "failed" with `access_error` saying why.
+    access: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    access_error: Mapped[str | None] = mapped_column(String(500))
+    access_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The board's summary, kept current by `mle_assess.board.summary.refresh` so the list can
     # sort and filter in the database: the official push's SHA and score, the status, the
     # time used, and the official result's flags (space-separated kinds).
