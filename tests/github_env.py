@@ -65,5 +65,6 @@ def make_env(server: FakeGitHub) -> GitHubEnv:
     server.add_org(ORG, owners=("admin",))
     server.add_user("reviewer")
     server.add_team(ORG, "Reviewers", members=["reviewer"], slug=TEAM)
-    app = server.add_app("mle-assess", ORG)
+    # Slugs are unique across github.com: ours is never "mle-assess" (github-facts.md #11).
+    app = server.add_app("acme-hiring-grader", ORG)
     return GitHubEnv(server, app, admin)

@@ -216,7 +216,7 @@ def test_three_candidates_pushed_graded_and_reported(stack):
         titles[login] = runs[0]["title"]
         (sticky,) = stickies(stack, repo)
         text = sticky["body"] + runs[0]["summary"]
-        assert sticky["author"] == "mle-assess[bot]"
+        assert sticky["author"] == stack.env.app.bot_login
         assert "scaled" not in text.lower() and CANARY not in text
         assert "Quiz correctness and scores are shown after the deadline." in text
     assert titles == {

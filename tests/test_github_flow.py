@@ -150,7 +150,7 @@ def test_post_creates_one_check_run_and_one_sticky_comment_however_often(
     assert runs[0]["title"].endswith("coding checks passed")
     number = bot.find_pull(repo, "main", "feedback")
     (sticky,) = comments_by(env, repo, number)
-    assert sticky["author"] == "mle-assess[bot]"
+    assert sticky["author"] == env.app.bot_login
     # Before the deadline the candidate sees no score, no key, and nothing hidden.
     text = sticky["body"] + runs[0]["summary"]
     assert "scaled" not in text.lower() and CANARY not in text
@@ -177,12 +177,12 @@ def test_a_sticky_comment_edited_by_the_candidate_is_restored_and_flagged(
     # The candidate's own comment with our marker is not ours: it is left alone.
     candidate.get_pull(number).create_issue_comment(posting.sticky_body("6 of 6 passed"))
     _, delivery = post_once(bot, repo, sha, results_dir, outbox)
-    ours = [c for c in comments_by(env, repo, number) if c["author"] == "mle-assess[bot]"]
+    ours = [c for c in comments_by(env, repo, number) if c["author"] == env.app.bot_login]
     assert len(ours) == 1 and ours[0]["body"] == original
     assert delivery.flags[0]["kind"] == "sticky_comment_edited"
     assert env.server.comment_editors(ORG, "mle-alice", sticky["id"])[-2:] == [
         "alice",
-        "mle-assess[bot]",
+        env.app.bot_login,
     ]
 
 
@@ -349,7 +349,7 @@ def test_a_sticky_comment_forged_with_a_marker_or_stripped_of_it_is_restored(
         comment.get_issue_comment(sticky["id"]).edit(body)
         _, delivery = post_once(bot, repo, sha, results_dir, outbox)
         assert [f["kind"] for f in delivery.flags] == ["sticky_comment_edited"]
-        (restored,) = [c for c in bot.comments(repo, number) if c["author"] == "mle-assess[bot]"]
+        (restored,) = [c for c in bot.comments(repo, number) if c["author"] == env.app.bot_login]
         assert restored["body"] == original
 
 
