@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -52,12 +53,28 @@ def main() -> None:
     help="Sandbox for candidate code: full needs root (use it for official grades); auto "
     "falls back to reduced without root.",
 )
+@click.option(
+    "--template",
+    "template_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The template the candidate was given, as a folder (default: this checkout's "
+    "template_repo/); protected files are compared with it.",
+)
+@click.option(
+    "--template-ref",
+    default=None,
+    help="The template repository's commit the candidate's repository was made from "
+    "(recorded by provision, passed by the trusted dispatch); named in the results.",
+)
 def grade(
     submission_dir: Path,
     out: Path,
     seed: int | None,
     config_path: Path | None,
     isolation: str,
+    template_dir: Path | None,
+    template_ref: str | None,
 ) -> None:
     """Grade one submission folder and write DIR/results.json and DIR/report.md.
 
@@ -67,7 +84,15 @@ def grade(
     from mle_assess import grade as grading
     from scoring.config import ConfigError, load_config
 
-    kwargs = {} if seed is None else {"seed": seed}
+    kwargs: dict = {} if seed is None else {"seed": seed}
+    if template_dir is not None:
+        kwargs["template"] = template_dir
+    if template_ref is not None:
+        if not re.fullmatch(r"[0-9a-f]{40}", template_ref):
+            raise click.BadParameter(
+                "a full commit SHA, 40 lowercase hex digits", param_hint="--template-ref"
+            )
+        kwargs["template_ref"] = template_ref
     try:
         config = load_config(config_path)
         results = grading.main(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mle_assess import TEMPLATE_DIR
 from mle_assess.children import MODULE3_CHILD, MODULE4_CHILD
-from mle_assess.errors import SubmissionError
+from mle_assess.errors import MleAssessError, SubmissionError
 from mle_assess.grade import module3, module4
 from mle_assess.grade.quiz import grade_quiz
 from mle_assess.grade.report import Results, build_results, write_outputs
@@ -35,9 +35,14 @@ def main(
     config: Config | None = None,
     runtime: Runtime | None = None,
     template: Path = TEMPLATE_DIR,
+    template_ref: str | None = None,
     isolation: str = "auto",
 ) -> Results:
     """Grade `submission` and write `out/results.json`, `out/report.md` and the logs.
+
+    `template` is the template the candidate was given (their repository was generated from
+    the template repository's commit `template_ref`): protected files are compared with it and
+    restored from it. By default it is this checkout's template_repo/, today's version.
 
     `isolation` is "auto" (full when the grader is root, else reduced), "full" (raise
     SandboxError when it is unavailable) or "reduced".
@@ -46,13 +51,24 @@ def main(
     submission = Path(submission)
     if not submission.is_dir():
         raise SubmissionError(f"submission folder {submission} does not exist or is not a folder")
+    if not Path(template).is_dir():
+        raise MleAssessError(f"template folder {template} does not exist or is not a folder")
     config = config or load_config()
     runtime = runtime or find()
     isolation = resolve(isolation)
     scratch = Path(tempfile.mkdtemp(prefix="mle-assess-grade-"))
     try:
         return _grade(
-            submission, Path(out), seed, config, runtime, template, scratch, started, isolation
+            submission,
+            Path(out),
+            seed,
+            config,
+            runtime,
+            template,
+            scratch,
+            started,
+            isolation,
+            template_ref=template_ref,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -68,6 +84,8 @@ def _grade(
     scratch: Path,
     started: float,
     isolation: str,
+    *,
+    template_ref: str | None,
 ) -> Results:
     limits = config.limits
     work = scratch / "submission"
@@ -109,6 +127,7 @@ def _grade(
         execution_time=time.monotonic() - started,
         isolation=isolation,
         limits_enforced_by=_weakest(m3_limits, m4_run.limits),
+        template_ref=template_ref,
     )
     write_outputs(results, out, logs={"module3": m3_log, "module4": m4_run.log})
     return results

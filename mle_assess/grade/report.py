@@ -76,8 +76,10 @@ def build_results(
     execution_time: float,
     isolation: str,
     limits_enforced_by: str,
+    template_ref: str | None = None,
 ) -> Results:
-    """Score every check and assemble the Gradescope-shaped results."""
+    """Score every check and assemble the Gradescope-shaped results. `template_ref` names the
+    template commit protected files were compared with (None: the grader's own template)."""
     checks = quiz.checks() + [d.check for d in coding]
     total = score(checks, config)
     flag_dicts = [{"kind": f.kind, "detail": f.detail} for f in _unique(flags)]
@@ -99,6 +101,7 @@ def build_results(
             "grader_commit": grader_commit(),
             "variant": VARIANT,
             "seed": seed,
+            "template_ref": template_ref,
             "quiz": {
                 "format_valid": quiz.readable and not quiz.problems,
                 "answered": {m: quiz.answered(m) for m in ("module1", "module2")},
@@ -233,11 +236,17 @@ def reviewer_report(data: dict, quiz: QuizOutcome, coding: list[CheckDetail]) ->
         f"- isolation: {extra['isolation']} (limits enforced by {extra['limits_enforced_by']})",
         f"- assessment version {extra['assessment_version']}, grader commit "
         f"{extra['grader_commit']}, variant {extra['variant']}, seed {extra['seed']}",
+        f"- protected files compared with the template {_template_name(extra.get('template_ref'))}",
         f"- execution time {data['execution_time']} s",
         "",
         "Candidate output is kept in logs/ beside this report, for reviewers only.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _template_name(ref: str | None) -> str:
+    """The template's commit as the report names it, or the grader's own copy."""
+    return f"commit `{ref}`" if ref else "as the grader has it (no template commit given)"
 
 
 def _key_text(key) -> str:

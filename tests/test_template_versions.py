@@ -1,0 +1,87 @@
+"""Protected files are compared with the template the candidate was given. A template changed
+after they were provisioned (a new check.py, workflow or README) must not flag them, however
+often they are regraded; a file they changed themselves still is."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mle_assess import TEMPLATE_DIR
+from mle_assess.cli import main as cli
+
+pytestmark = pytest.mark.slow
+
+OLD_REF = "1" * 40
+
+
+def flags(results) -> set[tuple[str, str]]:
+    return {(f["kind"], f["detail"].split()[0]) for f in results.data["extra_data"]["flags"]}
+
+
+@pytest.fixture
+def older_template(tmp_path: Path) -> Path:
+    """Today's template as it was before a change to its README and check.py."""
+    old = Path(shutil.copytree(TEMPLATE_DIR, tmp_path / "template-then"))
+    readme = old / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nAn earlier line.\n", "utf-8")
+    check = old / "check.py"
+    check.write_text(check.read_text(encoding="utf-8") + "\n# an earlier check.py\n", "utf-8")
+    return old
+
+
+@pytest.fixture
+def given_then(submission, older_template: Path) -> Path:
+    """The reference solution in a repository generated from the older template."""
+    folder = submission("reference")
+    for name in ("README.md", "check.py"):
+        shutil.copyfile(older_template / name, folder / name)
+    return folder
+
+
+def test_an_older_template_flags_nothing_when_graded_against_it(grade, given_then, older_template):
+    results, _ = grade(given_then, template=older_template, template_ref=OLD_REF)
+    assert flags(results) == set()
+    assert results.scaled_score == 600
+    assert results.data["extra_data"]["template_ref"] == OLD_REF
+
+
+def test_against_todays_template_the_same_files_would_be_flagged(grade, given_then):
+    results, out = grade(given_then)
+    assert flags(results) == {
+        ("protected_file_changed", "README.md"),
+        ("protected_file_changed", "check.py"),
+    }
+    assert results.data["extra_data"]["template_ref"] is None
+    assert "no template commit given" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_file_changed_by_the_candidate_is_still_flagged(grade, given_then, older_template):
+    (given_then / "check.py").write_text("print('all good')\n", encoding="utf-8")
+    results, out = grade(given_then, template=older_template, template_ref=OLD_REF)
+    assert flags(results) == {("protected_file_changed", "check.py")}
+    # and the template's copy, as the candidate was given it, is the one used
+    assert f"commit `{OLD_REF}`" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_the_command_line_takes_the_template_and_checks_the_ref(tmp_path, older_template):
+    runner = CliRunner()
+    bad = runner.invoke(
+        cli, ["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--template-ref", "main"]
+    )
+    assert bad.exit_code == 2 and "40 lowercase hex digits" in bad.output
+    missing = runner.invoke(
+        cli,
+        [
+            "grade",
+            str(older_template),
+            "--out",
+            str(tmp_path / "o"),
+            "--template",
+            str(tmp_path / "nowhere"),
+        ],
+    )
+    assert missing.exit_code == 1 and "template folder" in missing.output
