@@ -3,7 +3,14 @@
 MleAssessError
 ├── RuntimeMissing      the grading runtime is not installed or is incomplete
 ├── SubmissionError     the submission folder cannot be graded at all
-└── StorageError        the database cannot be reached or migrated
+├── StorageError        the database cannot be reached or migrated
+├── SandboxError        the grading sandbox could not be set up
+└── GitHubError         a GitHub call failed for good (after any retries)
+    ├── GitHubNotFound      404
+    ├── GitHubForbidden     401, or 403 that is not a rate limit
+    ├── GitHubConflict      409 (an empty or still-generating repository)
+    ├── GitHubInvalid       422
+    └── GitHubUnavailable   5xx, a rate limit, or no answer at all
 """
 
 
@@ -43,6 +50,12 @@ class GitHubNotFound(GitHubError):
 
 class GitHubForbidden(GitHubError):
     """401 or 403 (not a rate limit): this identity may not do that."""
+
+
+class GitHubConflict(GitHubError):
+    """409: the request conflicts with the repository's state. GitHub answers it for Git
+    database calls on a repository with no commits ("Git Repository is empty."), which is also
+    what a repository generated from a template answers until its copy is finished."""
 
 
 class GitHubInvalid(GitHubError):
