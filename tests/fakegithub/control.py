@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,7 +21,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from . import activity, repos, shapes
 from .faults import Fault, Faults, RateLimits, RequestRecord
 from .gitrepo import Git
-from .model import Account, App, Edit, Installation, Repo, State, Team, Token, normalize_permission
+from .model import (
+    BASE_PERMISSIONS,
+    Account,
+    App,
+    Edit,
+    Installation,
+    Invitation,
+    Repo,
+    State,
+    Team,
+    Token,
+    normalize_permission,
+)
 from .routes import API_PREFIX, Urls
 from .server import Dispatcher, HttpServer
 from .webhooks import Delivery, Hook, Webhooks
@@ -58,18 +71,23 @@ class FakeGitHub:
 
     `inline_webhooks=True` delivers webhooks before the triggering request is answered;
     otherwise a background thread delivers them and `deliveries_wait()` waits for it.
-    `template_history="fresh"` gives generated repositories one new root commit per branch
-    (as GitHub.com does) instead of the template's history."""
+    A repository generated from a template answers as an empty one for `generation_seconds`
+    of server time after its 201 (move the clock with `advance_clock`), and then holds one
+    fresh root commit per branch, as GitHub makes it. `template_history` is kept for callers
+    that still pass it; "fresh" is the only value."""
 
     def __init__(
         self,
         root: Path | str | None = None,
         *,
         inline_webhooks: bool = False,
-        template_history: str = "copy",
+        generation_seconds: float = 3.0,
+        template_history: str = "fresh",
     ) -> None:
-        if template_history not in ("copy", "fresh"):
-            raise ValueError("template_history is 'copy' or 'fresh'")
+        if template_history != "fresh":
+            raise ValueError("generated repositories always get fresh history")
+        if generation_seconds < 0:
+            raise ValueError("generation_seconds is not negative")
         self._own_root = root is None
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="fakegithub-"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -78,7 +96,7 @@ class FakeGitHub:
         self.hooks = Webhooks(inline=inline_webhooks)
         self.faults = Faults()
         self.rate_limits = RateLimits()
-        self.template_history = template_history
+        self.generation_seconds = float(generation_seconds)
         self.requests: list[RequestRecord] = []
         self.errors: list[str] = []  # tracebacks of server bugs (answered 500)
         self.git_errors: list[str] = []  # stderr of failed git http-backend runs
@@ -173,14 +191,28 @@ class FakeGitHub:
         name: str | None = None,
         owners: tuple[str, ...] = (),
         members: tuple[str, ...] = (),
+        base_permission: str = "read",
     ) -> None:
-        """Create an organisation; `owners` are its admins."""
+        """Create an organisation; `owners` are its admins. `base_permission` is the members'
+        base role on every organisation repository: "none", "read" (GitHub's default for a
+        new organisation), "write" or "admin"."""
+        if base_permission not in BASE_PERMISSIONS:
+            raise ValueError(f"base_permission is one of {BASE_PERMISSIONS}")
         with self.state.lock:
             org = self._new_account(login, "Organization", name=name)
+            org.base_permission = base_permission
             for member in members:
                 org.members[self._account(member).login.lower()] = "member"
             for owner in owners:
                 org.members[self._account(owner).login.lower()] = "admin"
+
+    def set_base_permission(self, org: str, permission: str) -> None:
+        """Change an organisation's base role for members ("none", "read", "write", "admin"),
+        as its owner does in the organisation's settings."""
+        if permission not in BASE_PERMISSIONS:
+            raise ValueError(f"permission is one of {BASE_PERMISSIONS}")
+        with self.state.lock:
+            self._account(org).base_permission = permission
 
     def add_org_member(self, org: str, login: str, role: str = "member") -> None:
         if role not in ("member", "admin"):
@@ -312,6 +344,48 @@ class FakeGitHub:
         with self.state.lock:
             self._repo(owner, name).collaborators[self._account(login).login.lower()] = perm
 
+    def repo_ready(self, owner: str, name: str) -> bool:
+        """Whether template generation of the repository has finished (on the server clock);
+        True for every repository not generated from a template."""
+        with self.state.lock:
+            return self.state.now() >= self._repo(owner, name).ready_at
+
+    def invitations(self, owner: str, name: str) -> list[dict[str, Any]]:
+        """The repository's invitations, oldest first: id, invitee, permission, created_at,
+        expired (on the server clock)."""
+        with self.state.lock:
+            repo, now = self._repo(owner, name), self.state.now()
+            found = [i for i in self.state.invitations.values() if i.repo is repo]
+            return [
+                {
+                    "id": inv.id,
+                    "invitee": inv.invitee.login,
+                    "permission": inv.permission,
+                    "created_at": inv.created_at,
+                    "expired": inv.expired(now),
+                }
+                for inv in sorted(found, key=lambda i: i.id)
+            ]
+
+    def invite(self, owner: str, name: str, login: str, permission: str = "push") -> int:
+        """An invitation made directly (as the repository owner), as if sent now on the server
+        clock; returns its id. Move the clock past seven days to expire it."""
+        perm = normalize_permission(permission)
+        if perm is None:
+            raise ValueError(f"unknown permission {permission!r}")
+        with self.state.lock:
+            repo = self._repo(owner, name)
+            inv = Invitation(
+                self.state.next_id(),
+                repo,
+                self._account(login),
+                repo.owner,
+                perm,
+                self.state.now(),
+            )
+            self.state.invitations[inv.id] = inv
+        return inv.id
+
     def notice_push(self, owner: str, name: str, pusher: str) -> list[str]:
         """Record branch changes made behind the server's back (a push to `file_url`), as
         pushes by `pusher`: events, `pushed_at` and webhooks. Returns the changed branches."""
@@ -428,6 +502,14 @@ class FakeGitHub:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def now(self) -> float:
+        """Server time in epoch seconds: the wall clock plus every `advance_clock` so far."""
+        return self.state.now()
+
+    def clock(self) -> datetime:
+        """Server time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.state.now(), UTC)
 
     def advance_clock(self, seconds: float) -> None:
         """Move server time (timestamps of events, pushes, comments) forward."""

@@ -21,6 +21,12 @@ ROLE_NAMES = {
     "admin": "admin",
 }
 _ALIASES = {"read": "pull", "write": "push"}
+# An organisation's base role ("Member privileges > Base permissions"): what every member may
+# do on every organisation repository. GitHub starts new organisations at "read".
+BASE_PERMISSIONS = ("none", "read", "write", "admin")
+# Repository invitations expire seven days after they are sent (REST "Repository invitations";
+# github.blog changelog 2020-02-05 "Self-expiring repository and organization invitations").
+INVITATION_TTL = 7 * 24 * 3600.0
 
 
 def normalize_permission(value: str | None) -> str | None:
@@ -61,6 +67,7 @@ class Account:
     email: str | None = None
     created_at: float = 0.0
     members: dict[str, str] = field(default_factory=dict)  # org: lower login -> admin|member
+    base_permission: str = "read"  # org: the members' base role, one of BASE_PERMISSIONS
     app: App | None = None  # bot: the App it acts for
 
     @property
@@ -123,6 +130,10 @@ class Invitation:
     inviter: Account
     permission: str
     created_at: float
+
+    def expired(self, now: float) -> bool:
+        """Past its seven days: still listed (with `expired: true`), no longer acceptable."""
+        return now >= self.created_at + INVITATION_TTL
 
 
 @dataclass
@@ -222,6 +233,9 @@ class Repo:
     events: list[Event] = field(default_factory=list)
     refs: dict[str, str] = field(default_factory=dict)  # last refs seen, to detect pushes
     workflows: dict[str, int] = field(default_factory=dict)  # file name -> workflow id
+    # Template generation finishes at this server time; until then the repository answers
+    # as an empty one (see repos.generate).
+    ready_at: float = 0.0
     git_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

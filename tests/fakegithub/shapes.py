@@ -165,7 +165,9 @@ def invitation(state: State, urls: Urls, inv: Invitation) -> dict[str, Any]:
         "inviter": user(urls, inv.inviter),
         "permissions": ROLE_NAMES[inv.permission],
         "created_at": iso(inv.created_at),
-        "expired": False,
+        # Listed after its seven days with `expired: true` (mesh-iit/outside-collaborators#129
+        # shows the field on the list; REST "Repository invitations").
+        "expired": inv.expired(state.now()),
         "url": f"{urls.api}/user/repository_invitations/{inv.id}",
         "html_url": f"{urls.base}/{inv.repo.full_name}/invitations",
     }
