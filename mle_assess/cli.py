@@ -420,7 +420,10 @@ def provision(
 
     Each gets: the template's files, an invitation with push permission, read access for the
     reviewers' team, a feedback branch, the candidate's START.md on main, and a "Feedback"
-    pull request. Re-running is safe: finished steps are skipped.
+    pull request. Every missing repository is generated first, then each is completed once
+    GitHub has finished making it; the writes are paced under GitHub's limits, and the run
+    says at its start how long that will take. An expired invitation is sent again. Re-running
+    is safe: finished steps are skipped. Exits non-zero naming any candidate left unfinished.
     """
     from mle_assess.db import connect
     from mle_assess.github import provision as prov
@@ -444,6 +447,10 @@ def provision(
             assessment=assessment,
             echo=lambda t: click.echo(for_log(t)),
         )
+    except prov.ProvisionIncomplete as exc:
+        # The finished ones are usable now; the exit status says the roster is not done.
+        click.echo(f"{len(exc.made)} candidate repositories ready")
+        raise _fail(exc) from exc
     except MleAssessError as exc:
         raise _fail(exc) from exc
     click.echo(f"{len(made)} candidate repositories ready")

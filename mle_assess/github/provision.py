@@ -10,7 +10,8 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,13 +19,21 @@ from sqlalchemy.orm import sessionmaker
 
 from mle_assess import TEMPLATE_DIR, __version__
 from mle_assess.db.models import Assessment, Candidate
-from mle_assess.errors import GitHubNotFound, MleAssessError
+from mle_assess.errors import GitHubError, GitHubNotFound, MleAssessError
 from mle_assess.github.gateway import Gateway
 from mle_assess.github.post import FEEDBACK_BRANCH, MAIN_BRANCH
 from mle_assess.timebox import WINDOW_MINUTES
 
 START_FILE = "START.md"
 PULL_TITLE = "Feedback"
+# Writes a new candidate costs: generate, team grant, feedback branch, start file, pull
+# request, invitation (GitHub's secondary limits count each).
+WRITES_PER_CANDIDATE = 6
+# How long a generated repository may take to appear before the run gives up on it.
+GENERATION_BOUND = timedelta(minutes=10)
+# A repository still being generated is looked at again after this, doubling up to the cap.
+POLL_SECONDS = 5.0
+POLL_CAP = 30.0
 LOGIN_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 # A fixed identity and date for the template's commits: the same template gives the same
 # commit, so publishing twice pushes nothing.
@@ -84,10 +93,23 @@ def publish_template(
     echo: Callable[[str], None] = print,
 ) -> str:
     """Push `source` as the main branch of the private template repository `template_repo`,
-    creating it if needed. Returns the commit on main."""
+    creating it if needed. Returns the commit on main.
+
+    Works on a new organisation, on an empty repository left by a failed run (GitHub answers
+    409 "Git Repository is empty." for its Git calls, which `branch_sha` reads as "no main
+    yet"), and on a re-run, which pushes nothing when the template is unchanged."""
     org, name = template_repo.split("/")
     try:
         repo = gh.repo(template_repo)
+        if not repo["private"]:
+            raise MleAssessError(
+                f"{template_repo} exists and is public; make it private, then run again"
+            )
+        if repo.get("is_template") is False:
+            raise MleAssessError(
+                f"{template_repo} exists but is not a template repository; tick 'Template "
+                "repository' in its settings, then run again"
+            )
         echo(f"[template] {template_repo} exists")
     except GitHubNotFound:
         repo = gh.create_org_repo(org, name, private=True, is_template=True)
@@ -99,6 +121,8 @@ def publish_template(
         if gh.branch_sha(template_repo, MAIN_BRANCH):
             gh.git("fetch", "--quiet", repo["clone_url"], MAIN_BRANCH, cwd=tree)
             gh.git("reset", "--quiet", "--soft", "FETCH_HEAD", cwd=tree)
+        else:
+            echo(f"[template] {template_repo} has no {MAIN_BRANCH} yet")
         for item in tree.iterdir():
             if item.name != ".git":
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
@@ -106,13 +130,38 @@ def publish_template(
         _git(tree, "add", "--all")
         if _git(tree, "status", "--porcelain").strip():
             _git(tree, "commit", "--quiet", "-m", f"MLE Assess template {__version__}")
-            gh.git("push", "--quiet", repo["clone_url"], f"HEAD:refs/heads/{MAIN_BRANCH}", cwd=tree)
+            _push(gh, repo["clone_url"], tree)
             echo(f"[template] pushed {source} to {template_repo}")
         else:
             echo("[template] already up to date")
         return _git(tree, "rev-parse", "HEAD").strip()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _push(gh: Gateway, url: str, tree: Path) -> None:
+    """Push HEAD to main. GitHub refuses a push that adds or changes anything under
+    .github/workflows/ from a GitHub App without the Workflows permission (github.blog
+    changelog 2020-04-06 "GitHub Apps: Workflow permission"; the refusal's wording is quoted in
+    peter-evans/create-pull-request#1713), or from a token without the workflow scope: say
+    which, in one line, instead of git's output."""
+    try:
+        gh.git("push", "--quiet", url, f"HEAD:refs/heads/{MAIN_BRANCH}", cwd=tree)
+    except GitHubError as exc:
+        text = str(exc).lower()
+        if "workflow" not in text or not ("permission" in text or "scope" in text):
+            raise
+        if gh.is_app:
+            raise MleAssessError(
+                "GitHub refused the template's .github/workflows/: the GitHub App lacks the "
+                "Workflows permission (Repository permissions > Workflows: Read and write); add "
+                "it, approve it on the organisation's installation, then run publish-template "
+                "again"
+            ) from exc
+        raise MleAssessError(
+            "GitHub refused the template's .github/workflows/: the token lacks the workflow "
+            "scope; add it, then run publish-template again"
+        ) from exc
 
 
 def _ignored(folder: str, names: list[str]) -> set[str]:
@@ -148,6 +197,31 @@ def start_text(entry: Entry, minutes: int) -> str:
     )
 
 
+class ProvisionIncomplete(MleAssessError):
+    """Some candidates are not finished; the others are. `made` lists the finished
+    repositories, `unfinished` maps each other repository to the reason."""
+
+    def __init__(self, made: list[str], unfinished: dict[str, str], total: int) -> None:
+        self.made, self.unfinished = made, unfinished
+        reasons = "; ".join(f"{repo}: {why}" for repo, why in unfinished.items())
+        super().__init__(
+            f"{len(unfinished)} of {total} candidates are unfinished ({reasons}); "
+            "run provision again"
+        )
+
+
+@dataclass
+class _Waiting:
+    """A repository that exists, or is being generated, and is not complete yet."""
+
+    number: int
+    entry: Entry
+    repo: str
+    since: datetime  # when it was generated, or first seen, on the gateway's clock
+    due: datetime  # when to look at it next
+    interval: float = 0.0  # the last wait before `due`; doubles up to POLL_CAP
+
+
 def provision(
     gh: Gateway,
     roster: list[Entry],
@@ -159,75 +233,189 @@ def provision(
     sessions: sessionmaker,
     assessment: str,
     echo: Callable[[str], None] = print,
+    bound: timedelta = GENERATION_BOUND,
 ) -> list[str]:
-    """Make (or complete) each candidate's repository; returns their full names."""
+    """Make (or complete) each candidate's repository; returns their full names, in roster
+    order. When some cannot be finished (still being generated `bound` after they were asked
+    for, or a GitHub failure that retries did not get past), the others are finished first,
+    then ProvisionIncomplete names them.
+
+    Every missing repository is generated first: GitHub answers `/generate` with 201 before
+    the copy exists, and the copy answers Git calls with 409 until it does (docs.github.com
+    "Creating a repository from a template"; rollthecloudinc/hedge#251). Each is completed as
+    soon as it is ready, while others are still being made. Waits use `gh.sleep` and
+    `gh.clock`; the gateway paces the writes under GitHub's secondary limits."""
+    run = _Run(gh, sessions, assessment, team, len(roster), echo)
+    run.minutes = _assessment_minutes(sessions, assessment)
+    template_sha = gh.branch_sha(template, MAIN_BRANCH)
+    if template_sha is None:
+        raise MleAssessError(
+            f"the template {template} has no {MAIN_BRANCH} branch: run publish-template first"
+        )
+    repos = {e.login: f"{org}/{prefix}{e.login}" for e in roster}
+    done_before = _completed(sessions, assessment)
+    writes = sum(1 if r in done_before else WRITES_PER_CANDIDATE for r in repos.values())
+    echo(
+        f"[provision] {len(roster)} candidates, about {writes} writes: "
+        f"{_duration(gh.pacing_estimate(writes))} at GitHub's write limits"
+    )
+    started = gh.clock()
+    waiting = []
+    for number, entry in enumerate(roster, start=1):
+        item = run.start(number, entry, repos[entry.login], template, template_sha)
+        if item is not None:
+            waiting.append(item)
+    run.complete_all(waiting, bound)
+    echo(f"[provision] {len(run.made)} of {len(roster)} ready in {_duration(gh.clock() - started)}")
+    made = [r for r in repos.values() if r in run.made]
+    if run.unfinished:
+        raise ProvisionIncomplete(made, run.unfinished, len(roster))
+    return made
+
+
+@dataclass
+class _Run:
+    """One provisioning run: what it talks to, and what it finished or could not."""
+
+    gh: Gateway
+    sessions: sessionmaker
+    assessment: str
+    team: str
+    total: int
+    echo: Callable[[str], None]
+    minutes: int = WINDOW_MINUTES
+    made: set[str] = field(default_factory=set)
+    unfinished: dict[str, str] = field(default_factory=dict)
+
+    def step(self, item: _Waiting) -> Callable[[str], None]:
+        """Progress lines for one candidate: `[n/N] org/repo: what happened`."""
+        return lambda text: self.echo(f"[{item.number}/{self.total}] {item.repo}: {text}")
+
+    def start(
+        self, number: int, entry: Entry, repo: str, template: str, template_sha: str
+    ) -> _Waiting | None:
+        """Generate the repository if it is missing (one write) and record the template
+        commit it comes from; None when it cannot be provisioned."""
+        org, name = repo.split("/")
+        item = _Waiting(number, entry, repo, self.gh.clock(), self.gh.clock())
+        try:
+            if not self.gh.repo(repo)["private"]:
+                self.unfinished[repo] = "exists and is public; make it private"
+                return None
+            self.step(item)("repository exists")
+            return item
+        except GitHubNotFound:
+            pass
+        except GitHubError as exc:
+            self.unfinished[repo] = str(exc)
+            return None
+        try:
+            self.gh.generate_repo(template, org, name, private=True)
+        except GitHubError as exc:
+            self.unfinished[repo] = str(exc)
+            return None
+        item.since = item.due = self.gh.clock()
+        # Recorded now, so an interrupted run still knows which template version it was.
+        self.record(item, template_commit=template_sha)
+        self.step(item)(f"generating from {template} at {template_sha[:7]} (private)")
+        return item
+
+    def complete_all(self, waiting: list[_Waiting], bound: timedelta) -> None:
+        """Complete each repository once its main branch exists. One still being generated
+        is looked at again after a growing interval, and given up `bound` after it was
+        generated (or first seen); the others carry on meanwhile."""
+        while waiting:
+            for item in sorted(waiting, key=lambda w: w.due):
+                if item.due <= self.gh.clock() and self.attempt(item, bound):
+                    waiting.remove(item)
+            if waiting:
+                wait = (min(w.due for w in waiting) - self.gh.clock()).total_seconds()
+                if wait > 0:
+                    self.gh.sleep(wait)
+
+    def attempt(self, item: _Waiting, bound: timedelta) -> bool:
+        """Complete `item` if it is ready; True when it is finished with (done or given up)."""
+        step = self.step(item)
+        try:
+            base = self.gh.branch_sha(item.repo, MAIN_BRANCH)
+            if base is None:
+                now = self.gh.clock()
+                if now - item.since >= bound:
+                    self.unfinished[item.repo] = (
+                        f"still being generated {_duration(now - item.since)} later"
+                    )
+                    step("not ready in time: left for the next run")
+                    return True
+                item.interval = min(max(2 * item.interval, POLL_SECONDS), POLL_CAP)
+                item.due = now + timedelta(seconds=item.interval)
+                return False
+            pull, invitation = _complete(self, item, base)
+        except GitHubError as exc:
+            self.unfinished[item.repo] = str(exc)
+            step(f"failed: {exc}")
+            return True
+        self.record(item, feedback_pull=pull, invitation=invitation)
+        self.made.add(item.repo)
+        step(f"ready ({len(self.made)} of {self.total} done)")
+        return True
+
+    def record(self, item: _Waiting, **fields: object) -> None:
+        """Create or update the candidate's row; a template commit already recorded is kept
+        (it is the one their repository was generated from)."""
+        with self.sessions.begin() as session:
+            found = session.scalar(select(Candidate).where(Candidate.repo == item.repo))
+            if found is None:
+                assessment = session.scalar(
+                    select(Assessment).where(Assessment.name == self.assessment)
+                )
+                found = Candidate(
+                    assessment_id=assessment.id,
+                    name=item.entry.name,
+                    login=item.entry.login,
+                    repo=item.repo,
+                )
+                session.add(found)
+            if found.template_commit:
+                fields.pop("template_commit", None)
+            for key, value in fields.items():
+                setattr(found, key, value)
+
+
+def _assessment_minutes(sessions: sessionmaker, assessment: str) -> int:
+    """The assessment's window length, creating the assessment if this is its first run."""
     with sessions.begin() as session:
         record = session.scalar(select(Assessment).where(Assessment.name == assessment))
         if record is None:
             record = Assessment(name=assessment, version=__version__, window_minutes=WINDOW_MINUTES)
             session.add(record)
-        minutes = record.window_minutes
-    made = []
-    for number, entry in enumerate(roster, start=1):
-        repo = f"{org}/{prefix}{entry.login}"
-
-        def step(text: str, number: int = number, repo: str = repo) -> None:
-            echo(f"[{number}/{len(roster)}] {repo}: {text}")
-
-        pull = _provision_one(gh, entry, repo, template, team, minutes, step)
-        with sessions.begin() as session:
-            assessment_row = session.scalar(select(Assessment).where(Assessment.name == assessment))
-            found = session.scalar(select(Candidate).where(Candidate.repo == repo))
-            if found is None:
-                session.add(
-                    Candidate(
-                        assessment_id=assessment_row.id,
-                        name=entry.name,
-                        login=entry.login,
-                        repo=repo,
-                        feedback_pull=pull,
-                    )
-                )
-                step("recorded")
-            else:
-                found.feedback_pull = pull
-        made.append(repo)
-    return made
+        return record.window_minutes
 
 
-def _provision_one(
-    gh: Gateway,
-    entry: Entry,
-    repo: str,
-    template: str,
-    team: str,
-    minutes: int,
-    step: Callable[[str], None],
-) -> int:
-    """Make or complete one repository; returns the feedback pull request's number."""
-    org, name = repo.split("/")
-    try:
-        if not gh.repo(repo)["private"]:
-            raise MleAssessError(f"{repo} exists and is public; make it private, then run again")
-        step("repository exists")
-    except GitHubNotFound:
-        gh.generate_repo(template, org, name, private=True)
-        step("created from the template (private)")
-    base = _wait_for_main(gh, repo)
-    gh.grant_team(org, team, repo, "pull")
-    step(f"team {team} can read")
+def _completed(sessions: sessionmaker, assessment: str) -> set[str]:
+    """The assessment's repositories an earlier run completed (its pull request recorded)."""
+    with sessions() as session:
+        return set(
+            session.scalars(
+                select(Candidate.repo)
+                .join(Assessment)
+                .where(Assessment.name == assessment, Candidate.feedback_pull.is_not(None))
+            )
+        )
+
+
+def _complete(run: _Run, item: _Waiting, base: str) -> tuple[int, str]:
+    """Complete one repository whose main exists; returns the feedback pull request's number
+    and the invitation's state ("pending" or "accepted")."""
+    gh, entry, repo, step = run.gh, item.entry, item.repo, run.step(item)
+    gh.grant_team(repo.split("/")[0], run.team, repo, "pull")
+    step(f"team {run.team} can read")
     if gh.branch_sha(repo, FEEDBACK_BRANCH) is None:
         gh.create_branch(repo, FEEDBACK_BRANCH, base)
         step(f"branch {FEEDBACK_BRANCH} made at the template's commit")
     joined = gh.is_collaborator(repo, entry.login)
     if not joined:  # once the candidate has joined, main is theirs: never written again
-        gh.put_file(
-            repo,
-            START_FILE,
-            start_text(entry, minutes),
-            f"Start file for {entry.name}",
-            MAIN_BRANCH,
-        )
+        text = start_text(entry, run.minutes)
+        gh.put_file(repo, START_FILE, text, f"Start file for {entry.name}", MAIN_BRANCH)
         step(f"{START_FILE} on {MAIN_BRANCH}")
     pull = gh.find_pull(repo, MAIN_BRANCH, FEEDBACK_BRANCH)
     if pull is None:
@@ -245,19 +433,36 @@ def _provision_one(
     # The invitation goes last, so a candidate never meets a half-made repository.
     if joined:
         step(f"{entry.login} already collaborates")
-    elif entry.login.lower() in (i.lower() for i in gh.pending_invitees(repo)):
-        step(f"{entry.login} already invited")
-    else:
-        gh.invite(repo, entry.login, "push")
-        step(f"invited {entry.login} (push)")
-    return pull
+        return pull, "accepted"
+    return pull, _invite(run, item)
 
 
-def _wait_for_main(gh: Gateway, repo: str, attempts: int = 20) -> str:
-    """GitHub fills a repository made from a template a moment after answering: wait for main."""
-    for _ in range(attempts):
-        sha = gh.branch_sha(repo, MAIN_BRANCH)
-        if sha:
-            return sha
-        gh.sleep(0.5)
-    raise MleAssessError(f"{repo} has no {MAIN_BRANCH} branch yet; run provision again shortly")
+def _invite(run: _Run, item: _Waiting) -> str:
+    """Invite the candidate unless a live invitation waits. An invitation expires after 7
+    days and stays listed with `"expired": true`; inviting again needs the old one deleted
+    (community discussions #40572 and #209255; REST "Repository invitations")."""
+    gh, login, repo, step = run.gh, item.entry.login, item.repo, run.step(item)
+    mine = [i for i in gh.invitations(repo) if i["login"].lower() == login.lower()]
+    if any(not i["expired"] for i in mine):
+        step(f"{login} already invited")
+        return "pending"
+    if mine:
+        run.record(item, invitation="expired")  # what the board shows if this run stops here
+        for old in mine:
+            gh.delete_invitation(repo, old["id"])
+        step(f"{login}'s invitation expired: deleted")
+    if not gh.invite(repo, login, "push"):
+        step(f"{login} already collaborates")
+        return "accepted"
+    step(f"{'invited again' if mine else 'invited'} {login} (push)")
+    return "pending"
+
+
+def _duration(span: timedelta) -> str:
+    """A span for people: "under a minute", "about 7 minutes", "about 1 h 5 min"."""
+    minutes = round(span.total_seconds() / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"about {minutes // 60} h {minutes % 60} min"
