@@ -44,7 +44,10 @@ def summary(candidate: Candidate) -> dict:
         "score": candidate.official_score,
         "status": candidate.status,
         "minutes": minutes,
-        "flags": candidate.flags.split() if candidate.flags else [],
+        # A failed change of repository access (mle_assess.github.deadline) is shown among
+        # the flags too, so that the list shows it where staff look.
+        "flags": (candidate.flags.split() if candidate.flags else [])
+        + (["access_failed"] if candidate.access == "failed" else []),
     }
 
 
