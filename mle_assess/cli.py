@@ -473,7 +473,7 @@ def _sweep_options(command):  # noqa: ANN001, ANN202 - decorates a click command
             "db_url",
             default=None,
             help="Read trusted times from this database (the board's) instead of GitHub's "
-            "events API.",
+            "activity and events APIs.",
         ),
     ]
     for option in reversed(options):
@@ -507,8 +507,11 @@ def _sweeping(
         from sqlalchemy import select
 
         from mle_assess.db import Candidate, connect
+        from mle_assess.github.deadline import enforce_access
 
         _, sessions = connect(db_url)
+        # First the door: closed windows lose write access, extended ones get it back.
+        enforce_access(sessions, reader, now, echo=lambda m: click.echo(for_log(m)))
         with sessions() as session:
             known = {c.repo: sweeping.times_from_db(c) for c in session.scalars(select(Candidate))}
         repos = sorted(known)
@@ -523,7 +526,9 @@ def _sweeping(
     count = 0
     for number, repo in enumerate(repos, start=1):
         login = repo.split("/")[1].removeprefix(prefix)
-        times = known.get(repo) or sweeping.times_from_github(reader, repo, login)
+        times = known.get(repo) or sweeping.times_from_github(reader, repo, login, now)
+        if not db_url and times.window is not None and times.window.is_closed(now):
+            _close_door(reader, repo, login, f"[{number}/{len(repos)}] {repo}")
         sha = act(reader, times, dispatch, now)
         if sha:
             count += 1
@@ -532,10 +537,27 @@ def _sweeping(
     click.echo(f"{len(repos)} repositories checked, {count} dispatched")
 
 
+def _close_door(reader, repo: str, login: str, label: str) -> None:  # noqa: ANN001 - Gateway
+    """Without a database: a closed window's candidate who can still push is dropped to read
+    (`deadline.enforce_closed`); a failure is said and left for the next sweep."""
+    from mle_assess.errors import GitHubError
+    from mle_assess.github.deadline import enforce_closed
+
+    try:
+        outcome = enforce_closed(reader, repo, login)
+    except GitHubError as exc:
+        click.echo(for_log(f"{label}: access not changed ({exc}); trying again next sweep"))
+        return
+    if outcome is not None:
+        said = f"{label}: the window has closed; access {outcome.state}"
+        click.echo(for_log(f"{said}: {outcome.error}" if outcome.error else said))
+
+
 @main.command()
 @_sweep_options
 def sweep(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
-    """Dispatch grade.yml for pushes that have no result yet (newest push, then official)."""
+    """Dispatch grade.yml for pushes that have no result yet (newest push, then official);
+    closed windows lose write access."""
     try:
         _sweeping(False, org, assessment_repo, prefix, db_url)
     except MleAssessError as exc:
@@ -546,7 +568,7 @@ def sweep(org: str | None, assessment_repo: str | None, prefix: str, db_url: str
 @_sweep_options
 def finalize(org: str | None, assessment_repo: str | None, prefix: str, db_url: str | None) -> None:
     """For closed windows, have the official SHA's final score posted (dispatching its final
-    grading when it has none)."""
+    grading when it has none); closed windows lose write access."""
     try:
         _sweeping(True, org, assessment_repo, prefix, db_url)
     except MleAssessError as exc:
@@ -569,10 +591,38 @@ def extend(repo: str, minutes: int, db_url: str | None) -> None:
             candidate = extend_window(session, repo, minutes)
             deadline = candidate.deadline
             total = candidate.extension_minutes
+            candidate_id = candidate.id
     except MleAssessError as exc:
         raise _fail(exc) from exc
     when = f"; the window now closes at {deadline:%Y-%m-%d %H:%M} UTC" if deadline else ""
     click.echo(for_log(f"{repo}: extended by {minutes} minutes ({total} in all){when}"))
+    click.echo(for_log(_restore_write(sessions, candidate_id, repo)))
+
+
+def _restore_write(sessions, candidate_id: int, repo: str) -> str:  # noqa: ANN001 - sessionmaker
+    """After an extension: give a reopened window's candidate write access back now, with the
+    GitHub App from the environment; without it, the board service or `sweep --db` does."""
+    from datetime import UTC, datetime
+
+    from mle_assess.github.deadline import apply
+    from mle_assess.github.gateway import Credentials, Gateway
+
+    try:
+        root = Gateway(Credentials.from_env())
+    except MleAssessError:
+        return (
+            "write access (if the window had closed) comes back at the board service's next "
+            "round, or with the next `sweep --db`"
+        )
+    try:
+        done = apply(sessions, _org_gateway(root, repo.split("/")[0]), candidate_id,
+                     datetime.now(UTC))  # fmt: skip
+    except MleAssessError as exc:
+        return f"write access not restored now ({exc}); the board service tries again"
+    if done is None:
+        return "repository access unchanged (the window was open, or is still closed)"
+    outcome = done[1]
+    return f"repository access: {outcome.state}" + (f" ({outcome.error})" if outcome.error else "")
 
 
 @main.group()

@@ -1,5 +1,6 @@
 """The admins' pages: the grading log (every grading asked for, every result stored, every
-webhook delivery taken in), one result's full record, and window extensions.
+webhook delivery taken in), one result's full record, and window extensions (which give a
+closed window's candidate write access back: `mle_assess.github.deadline`).
 
 DESIGN, "Who uses it": grading logs are for admins only; recruiters and reviewers get 403.
 """
@@ -18,6 +19,7 @@ from mle_assess.board.pages import MAX_ID
 from mle_assess.board.summary import refresh
 from mle_assess.db.models import Candidate, GradingRequest, Result, Submission, WebhookDelivery
 from mle_assess.errors import MleAssessError
+from mle_assess.github.deadline import apply as apply_access
 from mle_assess.github.sweep import extend as extend_window
 
 LOG_ROWS = 100
@@ -99,4 +101,27 @@ def extend(candidate_id: int):  # noqa: ANN201 - a Flask view
         refresh(candidate, datetime.now(UTC))
         total = candidate.extension_minutes
     flash(f"Extended by {minutes} minutes ({total} in all).")
+    _restore_access(candidate_id)
     return redirect(url_for("pages.candidate", candidate_id=candidate_id))
+
+
+def _restore_access(candidate_id: int) -> None:
+    """An extension reopens a closed window: write access comes back now when the board has a
+    GitHub gateway (`app.extensions["mle_assess_gateway"]`), and otherwise at the board
+    service's next round of `enforce_access`, or the next sweep, which also retry a failure."""
+    gh = current_app.extensions.get("mle_assess_gateway")
+    sessions = current_app.extensions["mle_assess_sessions"]
+    if gh is None:
+        with sessions() as session:
+            closed_before = session.get(Candidate, candidate_id).access in ("read", "failed")
+        if closed_before:
+            flash("Write access to the repository comes back within a minute or so.")
+        return
+    done = apply_access(sessions, gh, candidate_id, datetime.now(UTC))
+    if done is None:
+        return
+    _, outcome = done
+    if outcome.state == "write":
+        flash("Write access to the repository is restored.")
+    else:
+        flash(f"Write access could not be restored: {outcome.error}")
