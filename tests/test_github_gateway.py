@@ -33,7 +33,7 @@ def test_an_installation_token_can_be_limited_to_one_repository_and_to_reading(e
     sha = reader.branch_sha(f"{ORG}/mle-alice", "main")
     with pytest.raises(GitHubForbidden):
         reader.create_branch(f"{ORG}/mle-alice", "feedback", sha)
-    assert env.bot().login() == "mle-assess[bot]"
+    assert env.bot().login() == env.app.bot_login == "acme-hiring-grader[bot]"
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "drop"])
