@@ -231,12 +231,23 @@ def runtime() -> None:
     default=None,
     help="Where to build it (default: /opt/mle-assess/runtime-HASH as root).",
 )
-def runtime_install(location: Path | None) -> None:
-    """Build the grading runtime from template_repo/requirements.txt (skipped when current)."""
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="MLE_ASSESS_RUNTIME_PYTHON",
+    default=None,
+    help="The Python 3.11 to build it from (default: /usr/bin/python3.11, else "
+    "/usr/bin/python3). On a GitHub runner: setup-python's python-path output. "
+    "Also read from MLE_ASSESS_RUNTIME_PYTHON.",
+)
+def runtime_install(location: Path | None, python: Path | None) -> None:
+    """Build the grading runtime from template_repo/requirements.txt (skipped when current,
+    and built again when --python names another interpreter than it was built from)."""
     from mle_assess import runtime as rt
 
     try:
-        built = rt.install(location, echo=click.echo)
+        built = rt.install(location, python=str(python) if python else None, echo=click.echo)
     except MleAssessError as exc:
         raise _fail(exc) from exc
     click.echo(f"grading runtime: {built.root}")
@@ -687,7 +698,8 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
     db_url = _env("MLE_ASSESS_DB", db_url)
     trusted_proxy = trusted_proxy or os.environ.get("MLE_ASSESS_TRUSTED_PROXY") or None
     hook_secret = os.environ.get("MLE_ASSESS_WEBHOOK_SECRET")
-    dispatch = finalizer = None
+    dispatch = bot_login = None
+    github: dict = {}  # what the service's jobs need of GitHub
     try:
         if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
             from mle_assess.github import sweep as sweeping
@@ -699,14 +711,25 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
             root = Gateway(Credentials.from_env())
             gh = root.for_installation(owner) if root.is_app else root
             dispatch = workflow_dispatcher(gh, assessment_repo)
+            # Pushes by our own App (provisioning's start file) are not graded: its bot login
+            # comes from GitHub (GET /app), since App slugs are unique and not ours to assume.
+            bot_login = gh.login()
             if root.is_app:  # finalize closed windows (our App's check runs show what is done)
                 org = os.environ.get("MLE_ASSESS_ORG") or owner
-                finalizer = (_org_gateway(root, org), sweeping.dispatcher(gh, assessment_repo))
+                github = {
+                    "app_gateway": root,  # lists and redelivers the App webhook's deliveries
+                    "reader": _org_gateway(root, org),
+                    "final_dispatch": sweeping.dispatcher(gh, assessment_repo),
+                }
             else:
-                click.echo("no GitHub App: closed windows are not finalized by the board", err=True)
+                click.echo(
+                    "no GitHub App: closed windows are not finalized and failed webhook "
+                    "deliveries are not redelivered by the board",
+                    err=True,
+                )
         # Session cookies stay Secure: browsers keep them on http://127.0.0.1, and the proxy
         # in front of the board serves HTTPS.
-        app = create_app(db_url, webhook_secret=hook_secret, dispatch=dispatch)
+        app = create_app(db_url, webhook_secret=hook_secret, dispatch=dispatch, bot_login=bot_login)
     except MleAssessError as exc:
         raise _fail(exc) from exc
     sessions = app.extensions["mle_assess_sessions"]
@@ -714,12 +737,22 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
     with sessions() as session:
         if not session.scalar(select(func.count(User.id))):
             click.echo("no account yet: mle-assess users add NAME --role admin --db URL", err=True)
-    server = _bind(app, port, trusted_proxy)  # before the finalizer: a busy port stops here
-    if finalizer:
-        from mle_assess.board.service import Finalizer
+    server = _bind(app, port, trusted_proxy)  # before the service: a busy port stops here
+    from mle_assess.board.service import Service, board_jobs
 
-        reader, final_dispatch = finalizer
-        Finalizer(sessions, reader, final_dispatch, echo=lambda m: click.echo(m, err=True)).start()
+    def echo(message: str) -> None:
+        click.echo(message, err=True)
+
+    # Processing stored deliveries, the redelivery sweep, finalizing. More periodic jobs are
+    # added to this list.
+    jobs = board_jobs(
+        sessions,
+        process=app.extensions.get("mle_assess_process_deliveries"),
+        echo=echo,
+        **github,
+    )
+    if jobs:
+        Service(jobs, echo=echo).start()
     _run(server, port)
 
 

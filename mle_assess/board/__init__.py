@@ -1,15 +1,19 @@
 """The recruiters' summary board: a Flask app factory over the storage models.
 
 `create_app(db_url)` gives the board; the webhook receiver (`mle_assess.github.webhook`) is
-mounted when a webhook secret and a dispatcher are given. Every page and export needs an
-account; the exceptions are the login page, static files, `POST /api/results` (bearer token)
-and the webhook (signature).
+mounted when a webhook secret is given. The receiver only stores deliveries; with a dispatcher
+too, `app.extensions["mle_assess_process_deliveries"](now)` processes them (the board
+service's job), ignoring pushes by our App's bot (`bot_login`, from `Gateway.login()`).
+
+Every page and export needs an account; the exceptions are the login page, static files,
+`POST /api/results` (bearer token) and the webhook (signature).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask, Response, request
@@ -31,6 +35,7 @@ def create_app(
     dispatch=None,  # noqa: ANN001 - queue.Dispatch
     secure_cookies: bool = True,
     github_web: str | None = None,
+    bot_login: str | None = None,
 ) -> Flask:
     """The board on the database at `db_url` (migrated to the newest schema first)."""
     app = Flask(__name__)
@@ -60,12 +65,21 @@ def create_app(
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(api.blueprint)
     csrf.exempt(api.blueprint)  # bearer-token API, no cookies
-    if webhook_secret and dispatch is not None:
-        from mle_assess.github.webhook import create_blueprint
+    if webhook_secret:
+        from mle_assess.github.webhook import create_blueprint, process_deliveries
 
-        hook = create_blueprint(secret=webhook_secret, sessions=sessions, dispatch=dispatch)
+        hook = create_blueprint(secret=webhook_secret, sessions=sessions)
         app.register_blueprint(hook)
         csrf.exempt(hook)  # signed by GitHub, no cookies
+        if dispatch is not None:
+            ignored = (bot_login,) if bot_login else ()
+
+            def process(now: datetime, echo: Callable[[str], None] = print) -> list[str]:
+                return process_deliveries(
+                    sessions, dispatch, now, ignore_pushers=ignored, echo=echo
+                )
+
+            app.extensions["mle_assess_process_deliveries"] = process
     return app
 
 

@@ -1,29 +1,51 @@
-"""What the board service does beside serving pages: it finalizes closed windows.
+"""What the board service does beside serving pages: periodic jobs, run in one thread.
 
-Once a candidate's window has been closed for `FINALIZE_GRACE` (pushes and webhooks can lag),
-the finalizer runs `finalize` for them, from the trusted times in the board's database: unless
-our App's final-score check run is already on the official SHA, grade.yml is dispatched for it
-with `final=true`. Each candidate is dealt with once (`Candidate.finalized_at`); a GitHub
-failure leaves them for the next round. The scheduled `finalize` (sweep.yml) stays the safety
-net, for a final grading that was dispatched but never posted.
+`Service` runs `Job`s, each on its own interval (`board_jobs` makes the board's):
+- **deliveries**, every few seconds: stored webhook deliveries are processed
+  (`mle_assess.github.webhook.process_deliveries`: submissions, windows, gradings). The
+  receiver only stores them, so it answers GitHub at once.
+- **redeliver**, every few minutes: `redeliver_failed` asks GitHub for the App's webhook
+  deliveries whose every attempt failed and which we never stored (the board was down, or
+  answered too late), records each one's original time, and has GitHub send it again. GitHub
+  never does this by itself and keeps deliveries for 3 days (docs.github.com, "Handling failed
+  webhook deliveries", "Automatically redelivering failed deliveries for a GitHub App
+  webhook", "Redelivering webhooks").
+- **finalize**, every minute: once a candidate's window has been closed for `FINALIZE_GRACE`
+  (pushes and webhooks can lag), `finalize_due` runs `finalize` for them, from the trusted
+  times in the board's database: unless our App's final-score check run is already on the
+  official SHA, grade.yml is dispatched for it with `final=true`. Each candidate is dealt with
+  once (`Candidate.finalized_at`); a GitHub failure leaves them for the next round. The
+  scheduled `finalize` (sweep.yml) stays the safety net, for a final grading that was
+  dispatched but never posted.
+
+A job's failure is logged and the job runs again at its next interval; the others go on.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from mle_assess.db.models import Candidate
-from mle_assess.errors import GitHubNotFound
+from mle_assess.db.models import Candidate, WebhookDelivery, WebhookRedelivery
+from mle_assess.errors import GitHubError, GitHubNotFound
 from mle_assess.github.gateway import Gateway
 from mle_assess.github.sweep import FINALIZE_GRACE, finalize_one, times_from_db
 from mle_assess.logsafe import for_log
+from mle_assess.timebox import utc
 
-EVERY_SECONDS = 60.0
+PROCESS_EVERY = 2.0  # seconds between rounds of processing stored deliveries
+REDELIVER_EVERY = 300.0  # seconds between redelivery sweeps
+FINALIZE_EVERY = 60.0  # seconds between finalizing rounds
+# GitHub can redeliver deliveries of the past 3 days only ("Redelivering webhooks").
+REDELIVERY_WINDOW = timedelta(days=3)
+REDELIVER_PER_ROUND = 100  # redeliveries asked for in one round, at most
+REDELIVER_TRIES = 3  # redeliveries asked for one delivery before giving up on it
 
 
 def finalize_due(
@@ -84,25 +106,61 @@ def finalize_due(
     return done
 
 
-class Finalizer:
-    """Runs `finalize_due` now and then every `every` seconds, in a daemon thread."""
+@dataclass
+class Job:
+    """One periodic job: `run(now)` every `every` seconds (the first time at once)."""
+
+    name: str
+    every: float
+    run: Callable[[datetime], object]
+    next_at: float | None = None  # on the service's monotonic clock; None: at once
+
+
+class Service:
+    """Runs its jobs, each on its own interval, in one daemon thread; `run_due` runs those
+    whose time has come (the thread's loop, and what tests call)."""
 
     def __init__(
         self,
-        sessions: sessionmaker,
-        reader: Gateway,
-        dispatch: Callable[[str, str, bool], None],
+        jobs: Iterable[Job] = (),
         *,
-        every: float = EVERY_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
         echo: Callable[[str], None] = print,
     ) -> None:
-        self.sessions, self.reader, self.dispatch = sessions, reader, dispatch
-        self.every, self.clock, self.echo = every, clock, echo
+        self.jobs: list[Job] = list(jobs)
+        self.clock, self.monotonic, self.echo = clock, monotonic, echo
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mle-assess-finalizer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="mle-assess-service", daemon=True)
 
-    def start(self) -> Finalizer:
+    def add(self, job: Job) -> Job:
+        """Add a periodic job (before `start`)."""
+        self.jobs.append(job)
+        return job
+
+    def run_due(self) -> list[str]:
+        """Run every job that is due, in the order they were added; returns their names."""
+        ran = []
+        for job in self.jobs:
+            started = self.monotonic()
+            if job.next_at is not None and started < job.next_at:
+                continue
+            try:
+                job.run(self.clock())
+            except Exception as exc:  # noqa: BLE001 - the service keeps serving pages
+                self.echo(for_log(f"{job.name}: {exc.__class__.__name__}: {exc}"))
+            # Timed from the start: a slow round does not push the next one back.
+            job.next_at = started + job.every
+            ran.append(job.name)
+        return ran
+
+    def seconds_to_next(self) -> float:
+        """How long until the next job is due (0 when one is due now)."""
+        now = self.monotonic()
+        due = [0.0 if j.next_at is None else j.next_at - now for j in self.jobs]
+        return max(0.0, min(due, default=60.0))
+
+    def start(self) -> Service:
         self._thread.start()
         return self
 
@@ -111,10 +169,166 @@ class Finalizer:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        while True:
-            try:
-                finalize_due(self.sessions, self.reader, self.dispatch, self.clock(), self.echo)
-            except Exception as exc:  # noqa: BLE001 - the service keeps serving pages
-                self.echo(for_log(f"finalize: {exc.__class__.__name__}: {exc}"))
-            if self._stop.wait(self.every):
+        while not self._stop.is_set():
+            self.run_due()
+            if self._stop.wait(min(self.seconds_to_next(), 60.0)):
                 return
+
+
+def board_jobs(
+    sessions: sessionmaker,
+    *,
+    process: Callable[..., object] | None = None,
+    app_gateway: Gateway | None = None,
+    reader: Gateway | None = None,
+    final_dispatch: Callable[[str, str, bool], None] | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Job]:
+    """The board service's jobs for what it was given: processing stored deliveries
+    (`process(now, echo)`, as `create_app` makes it), the redelivery sweep (with the App's own
+    gateway, which lists and redelivers its webhook's deliveries) and finalizing (with a
+    `reader` and a `final_dispatch`)."""
+    jobs = []
+    if process is not None:
+        jobs.append(Job("deliveries", PROCESS_EVERY, lambda now: process(now, echo)))
+    if app_gateway is not None:
+        jobs.append(redelivery_job(sessions, app_gateway, echo=echo))
+    if reader is not None and final_dispatch is not None:
+        jobs.append(
+            Job(
+                "finalize",
+                FINALIZE_EVERY,
+                lambda now: finalize_due(sessions, reader, final_dispatch, now, echo),
+            )
+        )
+    # More periodic jobs (write access at the close, reconciling missed pushes) go here, or
+    # are added by the caller with Service.add: Job(name, every_seconds, run(now)).
+    return jobs
+
+
+def redelivery_job(
+    sessions: sessionmaker,
+    app_gateway: Gateway,
+    *,
+    every: float = REDELIVER_EVERY,
+    echo: Callable[[str], None] = print,
+) -> Job:
+    """The redelivery sweep as a job. Its first round looks back as far as GitHub redelivers
+    (3 days); each later one from a little before the previous round, since a redelivery that
+    fails again is listed anew with its own time."""
+    since: list[datetime] = []
+
+    def run(now: datetime) -> None:
+        start = since[0] if since else now - REDELIVERY_WINDOW
+        redeliver_failed(sessions, app_gateway, now, since=start, echo=echo)
+        since[:] = [now - timedelta(seconds=2 * every)]  # margin for clocks and slow lists
+
+    return Job("redeliver", every, run)
+
+
+def _succeeded(delivery: dict) -> bool:
+    code = delivery.get("status_code")
+    return isinstance(code, int) and 200 <= code < 300
+
+
+def redeliver_failed(
+    sessions: sessionmaker,
+    app_gateway: Gateway,
+    now: datetime,
+    *,
+    since: datetime | None = None,
+    limit: int = REDELIVER_PER_ROUND,
+    tries: int = REDELIVER_TRIES,
+    echo: Callable[[str], None] = print,
+) -> list[str]:
+    """Have GitHub send again each delivery of our App's webhook (since `since`) that no
+    attempt delivered and that we never stored, once per delivery per round, at most `limit`
+    in a round and `tries` in all; returns their guids, oldest first.
+
+    As GitHub's own example does, a delivery is failed when none of its attempts (the
+    original and any redelivery, which share its guid) has an OK status. Before asking, the
+    original delivery's `delivered_at` is recorded (`WebhookRedelivery`): processing times the
+    redelivered event by it. A request GitHub refuses stops the round; asked again next one."""
+    since = max(since or now - REDELIVERY_WINDOW, now - REDELIVERY_WINDOW)
+    attempts: dict[str, list[dict]] = {}
+    for delivery in app_gateway.hook_deliveries(since=since):
+        if isinstance(delivery.get("guid"), str) and delivery["guid"]:
+            attempts.setdefault(delivery["guid"], []).append(delivery)
+    failed = {guid: tried for guid, tried in attempts.items() if not any(map(_succeeded, tried))}
+    with sessions() as session:
+        stored = _stored(session, list(failed))
+        earlier = {r.guid: r for r in _records(session, list(failed))}
+        # Asked for before, never arrived, and perhaps no longer in the list `since` covers.
+        for record in session.scalars(
+            select(WebhookRedelivery).where(
+                WebhookRedelivery.requests < tries,
+                WebhookRedelivery.guid.not_in(select(WebhookDelivery.delivery_id)),
+            )
+        ):
+            earlier.setdefault(record.guid, record)
+    wanted: dict[str, tuple[int, str, datetime]] = {}  # guid: (GitHub's id, event, original)
+    for guid, record in earlier.items():
+        if guid not in stored and record.requests < tries:
+            wanted[guid] = (record.hook_delivery_id, record.event, record.delivered_at)
+    for guid, tried in failed.items():
+        if guid in stored or (guid in earlier and earlier[guid].requests >= tries):
+            continue
+        timed = [d for d in tried if isinstance(d.get("delivered_at"), datetime)]
+        if not timed:  # no time to open a window at: left alone (GitHub always gives one)
+            continue
+        originals = [d for d in timed if not d.get("redelivery")] or timed
+        first = min(originals, key=lambda d: d["delivered_at"])
+        known = wanted.get(guid)
+        delivered_at = first["delivered_at"]
+        if known is not None:
+            delivered_at = min(utc(known[2]), delivered_at)
+        wanted[guid] = (first["id"], str(first.get("event") or "")[:50], delivered_at)
+    done: list[str] = []
+    for guid, (hook_id, event, delivered_at) in sorted(
+        wanted.items(), key=lambda item: utc(item[1][2])
+    )[:limit]:
+        with sessions.begin() as session:  # recorded before GitHub is asked
+            record = session.scalar(select(WebhookRedelivery).where(WebhookRedelivery.guid == guid))
+            if record is None:
+                record = WebhookRedelivery(guid=guid, event=event, requests=0)
+                session.add(record)
+            record.hook_delivery_id, record.delivered_at = hook_id, utc(delivered_at)
+            record.requested_at, record.requests = now, record.requests + 1
+            record.error = None
+        try:
+            app_gateway.redeliver_hook(hook_id)
+        except GitHubError as exc:
+            with sessions.begin() as session:
+                record = session.scalar(
+                    select(WebhookRedelivery).where(WebhookRedelivery.guid == guid)
+                )
+                record.error = f"{exc.__class__.__name__}: {exc}"[:500]
+            echo(for_log(f"redeliver {guid}: {exc}; asked again next round"))
+            break
+        done.append(guid)
+        echo(for_log(f"redeliver {guid} ({event}, delivered {utc(delivered_at):%H:%M:%S})"))
+    return done
+
+
+def _stored(session: Session, guids: list[str]) -> set[str]:
+    """Which of `guids` the receiver stored (in chunks: databases bound their parameters)."""
+    found: set[str] = set()
+    for i in range(0, len(guids), 500):
+        chunk = guids[i : i + 500]
+        found.update(
+            session.scalars(
+                select(WebhookDelivery.delivery_id).where(WebhookDelivery.delivery_id.in_(chunk))
+            )
+        )
+    return found
+
+
+def _records(session: Session, guids: list[str]) -> list[WebhookRedelivery]:
+    """The redelivery records of `guids`."""
+    found: list[WebhookRedelivery] = []
+    for i in range(0, len(guids), 500):
+        chunk = guids[i : i + 500]
+        found.extend(
+            session.scalars(select(WebhookRedelivery).where(WebhookRedelivery.guid.in_(chunk)))
+        )
+    return found

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -127,14 +129,40 @@ class User(Base):
 
 
 class WebhookDelivery(Base):
-    """A GitHub webhook delivery taken in, by its delivery id: a redelivery is recognised."""
+    """A GitHub webhook delivery taken in, by its delivery id: a redelivery is recognised.
+
+    The receiver stores it (with its raw body) and answers at once; the board service processes
+    it afterwards (`mle_assess.github.webhook.process_deliveries`). Unprocessed while
+    `processed_at` is None; `error` says why processing failed (given up after a few tries)."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
     event: Mapped[str] = mapped_column(String(50))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    outcome: Mapped[str] = mapped_column(String(200))
+    # What processing did ("" until it has run).
+    outcome: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The signed body as received, kept until processed (up to GitHub's 25 MB payload cap).
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class WebhookRedelivery(Base):
+    """A delivery GitHub recorded as failed and we never stored, asked to be sent again by the
+    board service's sweep. `delivered_at` is GitHub's time of the original delivery: a
+    redelivered event is timed by it, not by when the redelivery arrives."""
+
+    __tablename__ = "webhook_redeliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guid: Mapped[str] = mapped_column(String(100), unique=True)
+    hook_delivery_id: Mapped[int] = mapped_column(BigInteger)  # GitHub's id of that attempt
+    event: Mapped[str] = mapped_column(String(50))
+    delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(String(500))
 
 
 class GradingRequest(Base):
