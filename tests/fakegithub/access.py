@@ -1,7 +1,8 @@
 """Who is calling, and what they may do with a repository.
 
 - Personal tokens act as their user. Org owners are admins of every org repository; others get
-  the strongest of their collaborator and team permissions; anyone may read a public one.
+  the strongest of their collaborator and team permissions and, for members, the
+  organisation's base role; anyone may read a public one.
 - Installation tokens act as the App's bot user, on the installation's repositories (narrowed
   to the token's own list) and with the token's permissions.
 - An App JWT (RS256, `iss` = app id) only reaches the App endpoints.
@@ -22,6 +23,9 @@ from .model import Account, App, Installation, Repo, State, Token, level
 from .routes import ApiError
 
 APP_LEVELS = {"read": 1, "write": 2, "admin": 3}
+# An organisation's base role as a repository level (docs "Setting base permissions for an
+# organization": members get it on every organisation repository).
+BASE_LEVELS = {"none": 0, "read": 1, "write": 3, "admin": 5}
 JWT_LEEWAY = 60  # GitHub tolerates a minute of clock drift
 JWT_MAX_LIFETIME = 600  # and an `exp` at most ten minutes ahead
 
@@ -131,12 +135,26 @@ def user_level(state: State, account: Account, repo: Repo) -> int:
     if repo.owner.type == "Organization" and repo.owner.members.get(login) == "admin":
         return 5
     best = level(repo.collaborators.get(login))
+    if repo.owner.type == "Organization" and login in repo.owner.members:
+        best = max(best, base_level(repo.owner))
     for team in state.teams_of(repo.owner):
         if login in team.members and repo.id in team.repos:
             best = max(best, level(team.repos[repo.id]))
     if not repo.private:
         best = max(best, 1)
     return best
+
+
+def base_level(org: Account) -> int:
+    """The level every member of the organisation has on its repositories."""
+    return BASE_LEVELS.get(org.base_permission, 0)
+
+
+def is_org_owner(account: Account, repo: Repo) -> bool:
+    """An owner of the organisation that owns the repository: admin of it, whatever any
+    collaborator setting says."""
+    owner = repo.owner
+    return owner.type == "Organization" and owner.members.get(account.login.lower()) == "admin"
 
 
 def can_read(state: State, ident: Identity | None, repo: Repo) -> bool:

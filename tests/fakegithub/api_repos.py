@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from . import access, activity, repos, shapes
 from .access import Identity
-from .model import Account, Invitation, Repo, Team, level, normalize_permission
+from .model import ROLE_NAMES, Account, Invitation, Repo, Team, level, normalize_permission
 from .routes import ApiError, Request, Response, invalid, not_found, paginate, route
 
 if TYPE_CHECKING:
@@ -149,9 +149,14 @@ def collaborator_levels(hub: FakeGitHub, repo: Repo, affiliation: str) -> dict[s
     if affiliation == "all":
         if repo.owner.type == "User":
             found[repo.owner.login.lower()] = 5
+        # Members reach every organisation repository through the base role, owners as admins
+        # (REST "List repository collaborators": the list includes both).
+        base = access.base_level(repo.owner) if repo.owner.type == "Organization" else 0
         for login, role in repo.owner.members.items():
             if role == "admin":
                 found[login] = 5
+            elif base:
+                found[login] = max(found.get(login, 0), base)
         for team in hub.state.teams_of(repo.owner):
             if repo.id in team.repos:
                 for login in team.members:
@@ -180,7 +185,28 @@ def check_collaborator(
     return Response(404)
 
 
-# REST: "Add a repository collaborator" (collaborators/collaborators)
+ROLE_OF_LEVEL = {0: "none", 1: "read", 2: "triage", 3: "write", 4: "maintain", 5: "admin"}
+# The older `permission` field of "Get repository permissions for a user" folds triage into
+# read and maintain into write.
+LEGACY_PERMISSION = {0: "none", 1: "read", 2: "read", 3: "write", 4: "write", 5: "admin"}
+
+
+def _pending(hub: FakeGitHub, repo: Repo, invitee: Account) -> Invitation | None:
+    for inv in hub.state.invitations.values():
+        if inv.repo is repo and inv.invitee is invitee:
+            return inv
+    return None
+
+
+# REST: "Add a repository collaborator" (collaborators/collaborators).
+# - 204 for someone who already has access as a collaborator or member: the permission is
+#   changed in place ("Updating an existing collaborator's permission level").
+# - 201 with a new invitation for anyone else.
+# - 422 "Cannot assign ..." when a member would get less than the organisation's base role.
+# - An organisation owner stays admin whatever the call says (access.user_level).
+# - While an invitation exists, even an expired one, the call answers 201 with that same
+#   invitation and sends no new one: a new invitation needs the old one deleted (community
+#   discussions #40572 and #209255; integrations/terraform-provider-github#3645).
 @route("PUT", "/repos/{owner}/{repo}/collaborators/{username}")
 def add_collaborator(
     hub: FakeGitHub, req: Request, owner: str, repo: str, username: str
@@ -200,18 +226,64 @@ def add_collaborator(
             message="Repository owner cannot be a collaborator",
         )
     login = invitee.login.lower()
+    org = found.owner if found.owner.type == "Organization" else None
+    if org is not None and login in org.members:
+        # Members are added directly (204, no invitation), at no less than the base role.
+        if org.members[login] != "admin" and level(permission) < access.base_level(org):
+            message = f"Cannot assign {invitee.login} permission of {ROLE_NAMES[permission]}"
+            raise ApiError(422, message)
+        found.collaborators[login] = permission
+        return Response(204)
     if login in found.collaborators:
         found.collaborators[login] = permission
         return Response(204)
+    inv = _pending(hub, found, invitee)
+    if inv is not None:
+        if not inv.expired(hub.state.now()):
+            inv.permission = permission
+        return Response(201, shapes.invitation(hub.state, hub.urls, inv))
     inviter = req.identity.account if req.identity else None
     assert inviter is not None
-    for inv in hub.state.invitations.values():
-        if inv.repo is found and inv.invitee is invitee:
-            inv.permission = permission
-            return Response(201, shapes.invitation(hub.state, hub.urls, inv))
     inv = Invitation(hub.state.next_id(), found, invitee, inviter, permission, hub.state.now())
     hub.state.invitations[inv.id] = inv
     return Response(201, shapes.invitation(hub.state, hub.urls, inv))
+
+
+# REST: "Remove a repository collaborator" (collaborators/collaborators): the direct grant
+# goes, and so do the user's outstanding invitations to the repository.
+@route("DELETE", "/repos/{owner}/{repo}/collaborators/{username}")
+def remove_collaborator(
+    hub: FakeGitHub, req: Request, owner: str, repo: str, username: str
+) -> Response:
+    found = find_repo(hub, req, owner, repo, role="admin", app=("administration", "write"))
+    account = hub.state.account(username)
+    if account is None:
+        raise not_found()
+    found.collaborators.pop(account.login.lower(), None)
+    for inv in [i for i in hub.state.invitations.values() if i.repo is found]:
+        if inv.invitee is account:
+            del hub.state.invitations[inv.id]
+    return Response(204)
+
+
+# REST: "Get repository permissions for a user" (collaborators/collaborators): `permission`
+# is admin, write, read or none; `role_name` the precise role; `user` the collaborator.
+@route("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission")
+def collaborator_permission(
+    hub: FakeGitHub, req: Request, owner: str, repo: str, username: str
+) -> Response:
+    found = find_repo(hub, req, owner, repo)
+    account = hub.state.account(username)
+    if account is None or account.type == "Organization":
+        raise not_found()
+    lvl = access.user_level(hub.state, account, found) if account.type == "User" else 0
+    user = shapes.collaborator(hub.urls, account, lvl) if lvl else None
+    body = {
+        "permission": LEGACY_PERMISSION[lvl],
+        "role_name": ROLE_OF_LEVEL[lvl],
+        "user": user,
+    }
+    return Response(200, body)
 
 
 # REST: "List repository invitations" (collaborators/invitations)
@@ -226,8 +298,51 @@ def list_repo_invitations(hub: FakeGitHub, req: Request, owner: str, repo: str) 
 @route("GET", "/user/repository_invitations")
 def list_my_invitations(hub: FakeGitHub, req: Request) -> Response:
     account = access.user_required(req.identity)
-    items = [inv for inv in hub.state.invitations.values() if inv.invitee is account]
+    # Only open invitations: an expired one no longer reaches its invitee.
+    now = hub.state.now()
+    items = [
+        inv
+        for inv in hub.state.invitations.values()
+        if inv.invitee is account and not inv.expired(now)
+    ]
     return paginate(req, items, lambda inv: shapes.invitation(hub.state, hub.urls, inv))
+
+
+def _repo_invitation(
+    hub: FakeGitHub, req: Request, owner: str, repo: str, invitation_id: str
+) -> Invitation:
+    found = find_repo(hub, req, owner, repo, role="admin", app=("administration", "write"))
+    inv = hub.state.invitations.get(int(invitation_id)) if invitation_id.isdigit() else None
+    if inv is None or inv.repo is not found:
+        raise not_found()
+    return inv
+
+
+# REST: "Delete a repository invitation" (collaborators/invitations): withdraws it, expired
+# or not; the way to send someone a fresh invitation after the old one expired.
+@route("DELETE", "/repos/{owner}/{repo}/invitations/{invitation_id}")
+def delete_repo_invitation(
+    hub: FakeGitHub, req: Request, owner: str, repo: str, invitation_id: str
+) -> Response:
+    inv = _repo_invitation(hub, req, owner, repo, invitation_id)
+    del hub.state.invitations[inv.id]
+    return Response(204)
+
+
+# REST: "Update a repository invitation" (collaborators/invitations): `permissions` is read,
+# write, maintain, triage or admin.
+@route("PATCH", "/repos/{owner}/{repo}/invitations/{invitation_id}")
+def update_repo_invitation(
+    hub: FakeGitHub, req: Request, owner: str, repo: str, invitation_id: str
+) -> Response:
+    inv = _repo_invitation(hub, req, owner, repo, invitation_id)
+    given = req.json().get("permissions")
+    permission = normalize_permission(given) if isinstance(given, str) else None
+    if given is not None and permission is None:
+        raise invalid("RepositoryInvitation", "permissions", message="permissions is invalid")
+    if permission is not None:
+        inv.permission = permission
+    return Response(200, shapes.invitation(hub.state, hub.urls, inv))
 
 
 def _my_invitation(hub: FakeGitHub, req: Request, invitation_id: str) -> Invitation:
@@ -242,6 +357,10 @@ def _my_invitation(hub: FakeGitHub, req: Request, invitation_id: str) -> Invitat
 @route("PATCH", "/user/repository_invitations/{invitation_id}")
 def accept_invitation(hub: FakeGitHub, req: Request, invitation_id: str) -> Response:
     inv = _my_invitation(hub, req, invitation_id)
+    if inv.expired(hub.state.now()):
+        # Seven days on, the invitation can no longer be accepted (REST "Repository
+        # invitations"; community discussion #40572): it is not found for its invitee.
+        raise not_found()
     del hub.state.invitations[inv.id]
     inv.repo.collaborators[inv.invitee.login.lower()] = inv.permission
     activity.member_added(hub, inv.repo, inv.invitee, inv.inviter, inv.permission)

@@ -3,7 +3,12 @@
 URLs: `/git/OWNER/NAME.git/...`. Credentials are HTTP Basic with any user name and a token as
 password. A caller who cannot read gets 401 (anonymous callers are challenged first, as git
 expects); one who can read but not write gets 403 on receive-pack. After a receive-pack the
-branches are compared with those seen before, and each change is recorded as a push."""
+branches are compared with those seen before, and each change is recorded as a push.
+
+A GitHub App token without `workflows: write` may not push commits that touch
+.github/workflows/: the CGI tells the repository's pre-receive hook (gitrepo.PRE_RECEIVE),
+which refuses the whole push with GitHub's message. A repository still being generated from
+its template serves no refs (an empty repository) and refuses pushes."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from . import access, activity
 from .access import Identity
+from .gitrepo import NO_WORKFLOWS_ENV
 from .model import Repo
 from .routes import ApiError
 
@@ -68,6 +74,7 @@ def _feed(chunks: Iterator[bytes], stdin: BinaryIO, gzipped: bool) -> None:
 class GitHttp:
     def __init__(self, hub: FakeGitHub) -> None:
         self.hub = hub
+        self._empty_lock = threading.Lock()
 
     def serve(self, handler: BaseHTTPRequestHandler, path: str, query: str, log: Log) -> None:
         """Answer one git request. `log(status, caller)` is called before the response ends,
@@ -119,12 +126,25 @@ class GitHttp:
             if not access.can_write_repo(self.hub.state, ident, repo, "contents"):
                 who = ident.account.login if ident.account else "?"
                 return 403, f"Permission to {repo.full_name}.git denied to {who}.\n"
+            if self.hub.state.now() < repo.ready_at:
+                # Still being generated: nothing may land before the template's commit.
+                return 409, "Repository is being created; try again shortly.\n"
         return None
 
     def _may_fetch(self, ident: Identity | None, repo: Repo) -> bool:
         if ident is None or ident.kind != "installation":
             return True
         return access.app_permission(ident, "contents") >= 1
+
+    def _empty_repo(self) -> str:
+        """An empty bare repository (made once) below GIT_PROJECT_ROOT, served in place of a
+        repository whose generation has not finished; its path relative to the root."""
+        relative = ".generating/empty.git"
+        path = self.hub.state.root / "repos" / relative
+        with self._empty_lock:
+            if not path.exists():
+                self.hub.git.init_bare(path, "main")
+        return relative
 
     @staticmethod
     def _service(rest: str, query: str) -> str:
@@ -166,11 +186,15 @@ class GitHttp:
         query: str,
         ident: Identity | None,
     ) -> dict[str, str]:
+        path_info = f"/{repo.owner.login}/{repo.name}.git{rest}"
+        if self.hub.state.now() < repo.ready_at:
+            # Generation has not finished: fetches see an empty repository.
+            path_info = f"/{self._empty_repo()}{rest}"
         env = {
             **self.hub.git.env,
             "GIT_PROJECT_ROOT": str(self.hub.state.root / "repos"),
             "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": f"/{repo.owner.login}/{repo.name}.git{rest}",
+            "PATH_INFO": path_info,
             "QUERY_STRING": query,
             "REQUEST_METHOD": handler.command,
             "CONTENT_TYPE": handler.headers.get("Content-Type", ""),
@@ -179,6 +203,13 @@ class GitHttp:
         }
         if ident is not None and ident.account is not None:
             env["REMOTE_USER"] = ident.account.login
+        # Read by the pre-receive hook: only App tokens need `workflows: write`.
+        if (
+            ident is not None
+            and ident.kind == "installation"
+            and access.app_permission(ident, "workflows") < access.APP_LEVELS["write"]
+        ):
+            env[NO_WORKFLOWS_ENV] = "1"
         if handler.headers.get("Git-Protocol"):
             env["GIT_PROTOCOL"] = handler.headers["Git-Protocol"]
         return env

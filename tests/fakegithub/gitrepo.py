@@ -12,6 +12,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ZERO = "0" * 40
+WORKFLOWS_DIR = ".github/workflows/"
+# Set by the git HTTP CGI when the pusher is a GitHub App token without `workflows: write`.
+NO_WORKFLOWS_ENV = "FAKEGITHUB_NO_WORKFLOWS"
+
+# Refuses the whole push (pre-receive runs once for every ref, so nothing lands) when any new
+# commit adds, changes or deletes a file under .github/workflows/ and the CGI said the pusher
+# lacks the permission; the message is GitHub's (github.blog changelog 2020-04-06 "GitHub
+# Apps: Workflow permission"; peter-evans/create-pull-request#1713).
+PRE_RECEIVE = (
+    "#!/bin/sh\n"
+    f'[ "${{{NO_WORKFLOWS_ENV}:-}}" = 1 ] || exit 0\n'
+    "while read old new ref; do\n"
+    f'  [ "$new" = "{ZERO}" ] && continue\n'
+    '  for commit in $(git rev-list "$new" --not --all); do\n'
+    '    file=$(git diff-tree -r --root --no-commit-id --name-only "$commit" '
+    f"-- {WORKFLOWS_DIR} | head -n 1)\n"
+    '    if [ -n "$file" ]; then\n'
+    '      echo "refusing to allow a GitHub App to create or update workflow \\`$file\\`'
+    ' without \\`workflows\\` permission" >&2\n'
+    "      exit 1\n"
+    "    fi\n"
+    "  done\n"
+    "done\n"
+    "exit 0\n"
+)
 
 
 class GitError(RuntimeError):
@@ -91,6 +116,10 @@ class Git:
         self.run(path, "config", "http.receivepack", "true")
         self.run(path, "config", "uploadpack.allowAnySHA1InWant", "true")
         self.run(path, "symbolic-ref", "HEAD", f"refs/heads/{default_branch}")
+        hook = path / "hooks" / "pre-receive"
+        hook.parent.mkdir(exist_ok=True)
+        hook.write_text(PRE_RECEIVE)
+        hook.chmod(0o755)
 
     def refs(self, path: Path) -> dict[str, str]:
         out = self.run(path, "for-each-ref", "--format=%(refname) %(objectname)")
@@ -133,8 +162,9 @@ class Git:
     def rev_of(self, path: Path, spec: str) -> str:
         return self.run(path, "rev-parse", spec).decode().strip()
 
-    def tree_entries(self, path: Path, treeish: str) -> list[Entry]:
-        out = self.run(path, "ls-tree", "-l", "-z", treeish)
+    def tree_entries(self, path: Path, treeish: str, recursive: bool = False) -> list[Entry]:
+        """The tree's entries; with `recursive`, every entry below it too (paths in `name`)."""
+        out = self.run(path, "ls-tree", "-l", "-z", *(["-r", "-t"] if recursive else []), treeish)
         entries = []
         for record in out.decode().split("\0"):
             if not record:

@@ -118,9 +118,15 @@ def generate(
     include_all_branches: bool,
     description: str | None,
 ) -> Repo:
-    """A repository generated from a template: a bare clone of the template's default branch
-    (every branch with `include_all_branches`). With `FakeGitHub(template_history="fresh")`
-    each branch becomes one new root commit, as GitHub.com makes it."""
+    """A repository generated from a template: the template's default branch (every branch
+    with `include_all_branches`), each branch one new root commit of the template's tree, as
+    GitHub makes it (docs "Creating a repository from a template": the new repository starts
+    with no template history).
+
+    GitHub answers the request's 201 before the copy exists; until it does the repository
+    answers Git database calls with 409 (REST guide "Using the REST API to interact with your
+    Git database": an unavailable repository "is being created"). Here the content is written
+    at once but hidden until `ready_at`, `hub.generation_seconds` later on the server clock."""
     if not template.is_template:
         raise ApiError(422, f"{template.full_name} is not a template repository")
     repo = new_repo(
@@ -137,8 +143,24 @@ def generate(
     if hub.git.refs(template.path):
         hub.git.clone_template(template.path, repo.path, branch)
         hub.git.configure(repo.path, repo.default_branch)
-        if hub.template_history == "fresh":
-            hub.git.squash_branches(repo.path, person(creator), hub.state.now())
+        hub.git.squash_branches(repo.path, person(creator), hub.state.now())
     else:
         hub.git.init_bare(repo.path, repo.default_branch)
+    repo.ready_at = hub.state.now() + hub.generation_seconds
     return register(hub, repo)
+
+
+def is_empty(hub: FakeGitHub, repo: Repo) -> bool:
+    """No commits yet, or still being generated from its template."""
+    return hub.state.now() < repo.ready_at or not hub.git.refs(repo.path)
+
+
+def git_empty() -> ApiError:
+    """What the Git database endpoints answer for a repository with no commits (REST guide
+    "Using the REST API to interact with your Git database"; noflo/noflo-ui#500)."""
+    return ApiError(409, "Git Repository is empty.")
+
+
+def require_commits(hub: FakeGitHub, repo: Repo) -> None:
+    if is_empty(hub, repo):
+        raise git_empty()
