@@ -30,6 +30,16 @@ from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
 from github.GithubException import RateLimitExceededException, UnknownObjectException
 
 SECRET = "s3cret-hook"
+# A grading workflow as the server reads it for `workflow_dispatch`: its trigger and inputs.
+GRADE_YML = """name: grade
+on:
+  workflow_dispatch:
+    inputs:
+      repo: {description: the candidate repository, required: true}
+      sha: {description: the commit to grade, required: true}
+jobs:
+  grade: {runs-on: ubuntu-latest, steps: [{run: echo grade}]}
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -314,7 +324,10 @@ def test_generated_repository_is_public_unless_asked_private(world: World):
         private = org.create_repo_from_template("cand-3", template, private=True)
         assert public.private is False and private.private is True
         assert private.template_repository.full_name == "acme/template"
-        assert private.get_branch("main").commit.sha == template_head
+        server.advance_clock(server.generation_seconds)  # generation finishes
+        head = private.get_branch("main").commit
+        assert head.sha != template_head and head.parents == []
+        assert head.commit.tree.sha == template.get_commit(template_head).commit.tree.sha
         assert private.get_contents("pipeline.py").decoded_content == b"pass\n"
         with pytest.raises(GithubException) as not_template:
             org.create_repo_from_template("cand-4", g.get_repo("acme/cand-1"))
@@ -327,7 +340,7 @@ def test_generated_repository_is_public_unless_asked_private(world: World):
 
 
 def test_fresh_template_history_gives_one_root_commit(tmp_path: Path):
-    with FakeGitHub(tmp_path / "fresh", template_history="fresh") as server:
+    with FakeGitHub(tmp_path / "fresh", generation_seconds=0) as server:
         token = server.add_user("alice")
         server.create_repo("alice", "template", is_template=True, files={"a.txt": "a"})
         body = {"name": "copy"}
@@ -356,6 +369,8 @@ def test_org_repositories_are_created_and_listed_page_by_page(world: World):
         assert taken.value.status == 422
         names = [r.name for r in org.get_repos()]
         assert len(names) == 12 and names[0] == "extra-9"
+    # Only the team's grant, not the organisation's base role (GitHub's default "read").
+    world.server.set_base_permission("acme", "none")
     with gh(world.server, world.rev) as g:
         assert [r.name for r in g.get_organization("acme").get_repos()] == ["template"]
     with gh(world.server, world.cand) as g, pytest.raises(GithubException) as denied:
@@ -513,7 +528,9 @@ def test_inline_webhooks_are_delivered_before_git_push_returns(tmp_path: Path):
     """The receiver calls the API back while the push is being answered, as ours will."""
     with FakeGitHub(tmp_path / "inline", inline_webhooks=True) as server:
         token = server.add_user("cand")
-        server.create_repo("cand", "work", files={"a.txt": "a"})
+        server.create_repo(
+            "cand", "work", files={"a.txt": "a", ".github/workflows/grade.yml": GRADE_YML}
+        )
         bot_app = server.add_app("mle-assess", "cand")
         bot = server.installation_token(bot_app.installation_id)
 
@@ -579,7 +596,8 @@ def test_accepted_invitation_adds_collaborator_with_event_and_webhook(
         assert event.payload["action"] == "added"
     collaborators = api(server, "GET", "/repos/acme/cand-1/collaborators", world.alice).json()
     roles = {c["login"]: c["role_name"] for c in collaborators}
-    assert roles == {"alice": "admin", "cand": "write"}
+    # rev is an organisation member (through the team): the base role "read" reaches every repo.
+    assert roles == {"alice": "admin", "cand": "write", "rev": "read"}
     [(headers, payload, raw)] = receiver.of("member")
     assert verify_signature(headers, raw)
     assert payload["action"] == "added" and payload["member"]["login"] == "cand"
@@ -704,6 +722,8 @@ def test_check_run_output_limits(world: World):
 
 
 def test_workflow_dispatch_is_recorded(world: World):
+    with gh(world.server, world.alice) as g:
+        g.get_repo("acme/cand-1").create_file(".github/workflows/grade.yml", "Grade", GRADE_YML)
     sha = world.server.refs("acme", "cand-1")["refs/heads/main"]
     with gh(world.server, world.bot) as g:
         workflow = g.get_repo("acme/cand-1").get_workflow("grade.yml")
