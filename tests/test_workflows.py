@@ -6,6 +6,9 @@
 - The trust split of grade.yml holds (SECURITY.md, "What the GitHub side must provide"): no
   concurrency group, no secret in the grade job, inputs never interpolated into scripts, every
   action pinned to a commit, the report job running no candidate code.
+- Every action is the vetted Node 24 release (the commit of its release tag, recorded with its
+  sources at the top of grade.yml); every setup-python is 3.11, and the grading runtime is
+  built from setup-python's interpreter, never from the runner image's python3.
 - `.github/scripts/grade-job.sh` refuses bad inputs and unsafe snapshots before doing anything,
   and drives the `mle-assess` command line (a stub here) the way the jobs need.
 """
@@ -348,6 +351,72 @@ def test_sweep_runs_on_a_schedule_and_on_demand() -> None:
     ]
 
 
+# --- the actions' versions and the Python on the runner ---------------------------------------
+
+# The release each action is pinned to: the current major, whose action.yml at that tag says
+# `runs.using: node24` (the hosted runners no longer carry Node 20). The commits and the two
+# sources that confirm each are listed at the top of grade.yml.
+NODE24_RELEASES = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+}
+PYTHON_PATH = re.compile(r"^\$\{\{\s*steps\.([A-Za-z0-9_-]+)\.outputs\.python-path\s*\}\}$")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: rel(p))
+def test_every_action_is_its_node24_release(path: Path) -> None:
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        match = USES_LINE.match(line)
+        if not match:
+            continue
+        action, _, sha = match.group(1).partition("@")
+        assert action in NODE24_RELEASES, f"{rel(path)}:{number}: {action} is not vetted"
+        pinned, version = NODE24_RELEASES[action]
+        assert sha == pinned, f"{rel(path)}:{number}: {action} is not pinned to {version}"
+        assert match.group(2).split() == ["#", version], f"{rel(path)}:{number}"
+
+
+def test_the_pins_and_their_sources_are_recorded_in_grade_yml() -> None:
+    header = GRADE.read_text().split("\nname: grade\n", 1)[0]
+    for action, (sha, version) in NODE24_RELEASES.items():
+        row = re.search(rf"#\s+{re.escape(action)}\s+{re.escape(version)}\s+{sha}\n#\s+B: ", header)
+        assert row, f"grade.yml does not record {action} {version} and its second source"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: rel(p))
+def test_every_setup_python_is_3_11(path: Path) -> None:
+    for job_id, step in steps(load(path)):
+        if step.get("uses", "").startswith("actions/setup-python@"):
+            assert step["with"]["python-version"] == "3.11", f"{rel(path)} job {job_id}"
+
+
+def runtime_python_source(job: dict[str, Any], env_name: str) -> tuple[dict, dict]:
+    """The step that builds the runtime and the setup-python step its interpreter comes from."""
+    (step,) = [s for s in job["steps"] if env_name in s.get("env", {})]
+    match = PYTHON_PATH.match(step["env"][env_name])
+    assert match, f"{env_name} is not setup-python's python-path output: {step['env']}"
+    (setup,) = [s for s in job["steps"] if s.get("id") == match.group(1)]
+    assert setup["uses"].startswith("actions/setup-python@")
+    assert job["steps"].index(setup) < job["steps"].index(step)
+    return step, setup
+
+
+def test_grade_builds_the_runtime_from_setup_pythons_3_11() -> None:
+    """Never from the runner's /usr/bin/python3 (3.12 on ubuntu-latest)."""
+    step, setup = runtime_python_source(grade_jobs()["grade"], "MLE_ASSESS_RUNTIME_PYTHON")
+    assert step["run"].split()[:3] == ["bash", ".github/scripts/grade-job.sh", "grade"]
+    assert setup["with"]["python-version"] == "3.11"
+
+
+def test_ci_builds_the_runtime_from_setup_pythons_3_11() -> None:
+    (job,) = load(ROOT / ".github" / "workflows" / "ci.yml")["jobs"].values()
+    step, setup = runtime_python_source(job, "RUNTIME_PYTHON")
+    assert step["run"] == 'sudo make test MLE_ASSESS_RUNTIME_PYTHON="$RUNTIME_PYTHON"'
+    assert setup["with"]["python-version"] == "3.11"
+
+
 def test_candidate_check_workflow_holds_no_secret() -> None:
     path = ROOT / "template_repo" / ".github" / "workflows" / "check.yml"
     workflow = load(path)
@@ -505,6 +574,44 @@ def test_script_grade_extracts_installs_and_grades_in_full_isolation(script: Scr
     assert (out / "seen.txt").read_text().split() == ["app.py", "data", "outside"]
     assert not submission.exists()
     assert list(script.folder.glob("mle-assess-snapshot.*")) == []
+
+
+def test_script_grade_builds_the_runtime_from_the_given_python(script: Script) -> None:
+    snapshot = git_archive(script.folder, script.folder / "snapshot.tar")
+    python = Path(sys.executable).resolve()
+    out = script.folder / "results"
+    proc = script(
+        "grade",
+        str(snapshot),
+        str(out),
+        MLE_ASSESS_RUNTIME_PYTHON=str(python),
+        GITHUB_ACTIONS="true",
+    )
+    assert proc.returncode == 0, proc.stderr
+    first, second = script.calls()
+    assert first.startswith(f"runtime install --python {python}|")
+    assert second.startswith("grade ")
+
+
+@pytest.mark.parametrize("python", ["python3", "/nonexistent/python3.11", "/etc"])
+def test_script_grade_refuses_a_runtime_python_that_is_no_program(
+    script: Script, python: str
+) -> None:
+    snapshot = git_archive(script.folder, script.folder / "snapshot.tar")
+    proc = script(
+        "grade", str(snapshot), str(script.folder / "r"), MLE_ASSESS_RUNTIME_PYTHON=python
+    )
+    assert proc.returncode == 2 and "MLE_ASSESS_RUNTIME_PYTHON must be" in proc.stderr
+    assert script.calls() == []
+    assert not (script.folder / "r").exists()
+
+
+def test_script_grade_in_actions_needs_the_runtime_python(script: Script) -> None:
+    """On a runner the image's python3 is 3.12: the runtime is never built from it."""
+    snapshot = git_archive(script.folder, script.folder / "snapshot.tar")
+    proc = script("grade", str(snapshot), str(script.folder / "r"), GITHUB_ACTIONS="true")
+    assert proc.returncode == 2 and "MLE_ASSESS_RUNTIME_PYTHON is not set" in proc.stderr
+    assert script.calls() == []
 
 
 def unsafe_tar(path: Path, kind: str) -> Path:

@@ -15,6 +15,10 @@
 #   MLE_ASSESS_SUDO      how to become root when not root (default `sudo`)
 #   MLE_ASSESS_WORK_DIR  parent of the fresh extraction folder (default $RUNNER_TEMP, $TMPDIR
 #                        or /tmp)
+#   MLE_ASSESS_RUNTIME_PYTHON  the Python 3.11 to build the grading runtime from (`grade`;
+#                        setup-python's python-path output). Required inside GitHub Actions,
+#                        whose image's python3 is another version; elsewhere the default is
+#                        `mle-assess runtime install`'s own.
 # and hands MLE_ASSESS_RUNTIME, MLE_ASSESS_GRADER_COMMIT, GITHUB_ACTIONS and CI on to the
 # grader across sudo, which would drop them.
 #
@@ -171,11 +175,27 @@ cmd_fetch() {
     say "snapshot written: $snapshot ($(wc -c <"$snapshot") bytes)"
 }
 
+# The arguments of `runtime install`: with --python when MLE_ASSESS_RUNTIME_PYTHON names one.
+INSTALL=()
+runtime_install_args() {
+    INSTALL=(runtime install)
+    local python=${MLE_ASSESS_RUNTIME_PYTHON:-}
+    if [[ -n $python ]]; then
+        [[ $python == /* && -f $python && -x $python ]] ||
+            die "MLE_ASSESS_RUNTIME_PYTHON must be the absolute path of a Python 3.11 program"
+        INSTALL+=(--python "$python")
+    elif [[ ${GITHUB_ACTIONS:-} == true ]]; then
+        die "MLE_ASSESS_RUNTIME_PYTHON is not set: on a runner the grading runtime is built" \
+            "from setup-python's Python 3.11 (its python-path output), never from the image's"
+    fi
+}
+
 cmd_grade() {
     (($# == 2)) || usage
     local tarball=$1 outdir=$2
     [[ -f $tarball && ! -L $tarball ]] || die "no snapshot file at $tarball"
     load_cli
+    runtime_install_args
     check_members "$tarball"
     fresh_dir "$outdir"
 
@@ -191,7 +211,7 @@ cmd_grade() {
     fi
 
     say "installing the grading runtime"
-    cli_as_root runtime install
+    cli_as_root "${INSTALL[@]}"
     say "grading with full isolation"
     local rc=0
     cli_as_root grade "$submission" --out "$outdir" --isolation full || rc=$?

@@ -10,7 +10,8 @@ namespaces. Its plan comes as one JSON document on standard input (nothing about
 
     {"root": host folder to build the root in,
      "views": {name: host folder}, shown read-only at /sandbox/NAME,
-     "keep": [host paths shown read-only at the same path, e.g. the grading runtime],
+     "keep": [host paths shown read-only and nosuid at the same path: the grading
+              runtime and, when it lies outside SYSTEM_DIRS, its base interpreter's prefix],
      "tmp_mb": size of the private /tmp, "cgroup_procs": [cgroup.procs files to join],
      "passwd": the /etc/passwd lines for the sandbox users, "pivot_root": its path,
      "ready_fd": an inherited pipe, "uids": the sandbox users, whose keyrings are emptied,
@@ -46,6 +47,9 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 DEVICES = ("null", "zero", "full", "random", "urandom")
 ETC_FILES = ("ld.so.cache", "nsswitch.conf", "localtime")
+# The host's folders of programs and libraries, shown read-only in every sandbox; the runner
+# shows anything else a runtime needs (a base interpreter in /opt, say) through "keep".
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 KEYCTL = {"x86_64": 250, "aarch64": 219}  # the keyctl system call's number
 KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 7, 22
@@ -94,7 +98,7 @@ def build_root(plan):
     root = plan["root"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
-    for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+    for name in SYSTEM_DIRS:
         host = "/" + name
         if os.path.islink(host):
             os.symlink(os.readlink(host), os.path.join(root, name))

@@ -37,9 +37,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mle_assess.errors import SandboxError
-from mle_assess.runtime import system_python
+from mle_assess.errors import MleAssessError, SandboxError
+from mle_assess.runtime import base_homes, system_python
 from mle_assess.sandbox import cgroups, uids
+from mle_assess.sandbox.init import SYSTEM_DIRS
 from scoring import Limits
 
 FULL, REDUCED = "full", "reduced"
@@ -249,7 +250,7 @@ def _launch(spec, names, leased, main_uid, companion_uid, group):
     plan = {
         "root": str(_mountpoint(spec.scratch)),
         "views": {name: str(path) for name, path in spec.views.items()},
-        "keep": [str(Path(spec.argv[0]).parent.parent)],
+        "keep": visible_runtime(Path(spec.argv[0])),
         "tmp_mb": spec.limits.tmp_mb,
         "cgroup_procs": group.procs,
         "passwd": _passwd(leased),
@@ -310,6 +311,40 @@ def _launch(spec, names, leased, main_uid, companion_uid, group):
         os.close(ready_r)
         _kill_group(proc)
     return proc, result
+
+
+def visible_runtime(python: Path) -> list[str]:
+    """What the sandbox shows, read-only, for `python` (a runtime's bin/python3) to start: the
+    runtime's folder, and its base interpreter's prefix unless the system folders hold it.
+
+    A virtual environment's python is a link to its base interpreter, which keeps the standard
+    library; on a GitHub runner that base is setup-python's, under /opt/hostedtoolcache, which
+    the private root would otherwise lack. Folders are listed outermost first and none inside
+    another, so that no mount hides an earlier one.
+    """
+    root = python.parent.parent
+    shown = [root]
+    try:
+        homes = base_homes(root)
+    except MleAssessError as exc:
+        raise SandboxError(f"the sandbox cannot show the grading runtime: {exc}") from exc
+    for home in homes:
+        if len(home.parts) > 1 and home.parts[1] in SYSTEM_DIRS:
+            continue  # shown already, and Python finds its library there too
+        prefix = home.parent
+        # The whole prefix becomes visible to candidate code: never "/" nor a top folder.
+        if len(prefix.parts) < 3:
+            raise SandboxError(
+                f"the grading runtime's base interpreter lives in {home}: its prefix {prefix} is "
+                "too wide to show to candidate code; build the runtime from a Python installed "
+                "in a folder of its own (e.g. /opt/python3.11/bin/python3.11)"
+            )
+        shown.append(prefix)
+    kept: list[Path] = []
+    for path in sorted(set(shown), key=lambda p: (len(p.parts), str(p))):
+        if not any(path == k or k in path.parents for k in kept):
+            kept.append(path)
+    return [str(path) for path in kept]
 
 
 def _wait_ready(fd: int) -> bool:
