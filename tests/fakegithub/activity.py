@@ -1,28 +1,54 @@
 """What a push or a new collaborator leaves behind: repository events (the events API),
-`pushed_at`, and `push`/`member` webhooks with GitHub's payload shapes."""
+repository activities (the activity API), `pushed_at`, and `push`/`member` webhooks with
+GitHub's payload shapes.
+
+Events and activities are both recorded at the moment of the change, on the server clock; the
+events API shows an event only after a lag (api_activity.py), the activity API at once."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import shapes
+from . import access, shapes
 from .gitrepo import ZERO
-from .model import ROLE_NAMES, Account, Event, Repo, iso
+from .model import ROLE_NAMES, Account, Activity, Event, Repo, iso
+from .webhooks import Target
 
 if TYPE_CHECKING:
     from .server import FakeGitHub
 
 EVENT_COMMITS = 20  # the events API lists at most 20 commits of a push
+ACTIVITY_TYPES = (
+    "push",
+    "force_push",
+    "branch_creation",
+    "branch_deletion",
+    "pr_merge",
+    "merge_queue_merge",
+)
 
 
-def hook_targets(repo: Repo) -> list[str]:
-    """Hooks on the repository and on its organisation both hear about it."""
-    return [repo.full_name.lower(), repo.owner.login.lower()]
+def hook_targets(hub: FakeGitHub, repo: Repo) -> list[Target]:
+    """Hooks on the repository and on its organisation both hear about it, and so does the
+    hook of every GitHub App with an installation that reaches the repository (an App
+    receives the events of the repositories it is installed on: "Using webhooks with GitHub
+    Apps", docs.github.com)."""
+    targets: list[Target] = [(repo.full_name.lower(), None), (repo.owner.login.lower(), None)]
+    for inst in hub.state.installations.values():
+        if repo.id in access.installation_repo_ids(hub.state, inst):
+            targets.append((f"app:{inst.app.id}", inst.id))
+    return targets
 
 
-def sync_refs(hub: FakeGitHub, repo: Repo, pusher: Account) -> list[str]:
+def sync_refs(
+    hub: FakeGitHub, repo: Repo, pusher: Account, activity_type: str | None = None
+) -> list[str]:
     """Compare the repository's branches with those last seen and record each change as a
-    push by `pusher`. Returns the branches that changed. Call with the state lock held."""
+    push by `pusher`. Returns the branches that changed. Call with the state lock held.
+
+    Each change is also a repository activity, typed from the refs (`branch_creation`,
+    `branch_deletion`, `force_push` when the old head is not an ancestor of the new, else
+    `push`) unless `activity_type` names it (e.g. `pr_merge` for a merge)."""
     after = hub.git.refs(repo.path)
     before, repo.refs = repo.refs, after
     changed = sorted(
@@ -35,8 +61,36 @@ def sync_refs(hub: FakeGitHub, repo: Repo, pusher: Account) -> list[str]:
     now = hub.state.now()
     repo.pushed_at = repo.updated_at = now
     for ref in changed:
-        record_push(hub, repo, pusher, ref, before.get(ref, ZERO), after.get(ref, ZERO), before)
+        old, new = before.get(ref, ZERO), after.get(ref, ZERO)
+        record_activity(hub, repo, pusher, ref, old, new, activity_type)
+        record_push(hub, repo, pusher, ref, old, new, before)
     return changed
+
+
+def record_activity(
+    hub: FakeGitHub,
+    repo: Repo,
+    actor: Account | None,
+    ref: str,
+    old: str,
+    new: str,
+    activity_type: str | None = None,
+) -> Activity:
+    """One entry for the activity API (REST "List repository activities"), timestamped now."""
+    if activity_type is None:
+        if old == ZERO:
+            activity_type = "branch_creation"
+        elif new == ZERO:
+            activity_type = "branch_deletion"
+        elif not hub.git.is_ancestor(repo.path, old, new):
+            activity_type = "force_push"
+        else:
+            activity_type = "push"
+    if activity_type not in ACTIVITY_TYPES:
+        raise ValueError(f"unknown activity type {activity_type!r}; choose from {ACTIVITY_TYPES}")
+    entry = Activity(hub.state.next_id(), old, new, ref, hub.state.now(), activity_type, actor)
+    repo.activities.append(entry)
+    return entry
 
 
 def record_push(
@@ -75,10 +129,11 @@ def record_push(
     now = hub.state.now()
     repo.events.append(Event(hub.state.next_id(), "PushEvent", pusher, repo, payload, now))
     hub.hooks.emit(
-        hook_targets(repo),
+        hook_targets(hub, repo),
         "push",
         push_webhook(hub, repo, pusher, ref, old, new, commits),
         hub.state.next_id,
+        repository_id=repo.id,
     )
 
 
@@ -163,4 +218,6 @@ def member_added(
     }
     if repo.owner.type == "Organization":
         payload["organization"] = shapes.organization(hub.urls, repo.owner)
-    hub.hooks.emit(hook_targets(repo), "member", payload, hub.state.next_id)
+    hub.hooks.emit(
+        hook_targets(hub, repo), "member", payload, hub.state.next_id, repository_id=repo.id
+    )

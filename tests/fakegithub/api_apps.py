@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-import time
-from typing import TYPE_CHECKING
+import urllib.parse
+from typing import TYPE_CHECKING, Any
 
 from . import access, shapes
 from .model import App, Installation, Token, iso
 from .routes import ApiError, Request, Response, not_found, paginate, route
+from .webhooks import RETENTION_SECONDS, Delivery
 
 if TYPE_CHECKING:
     from .server import FakeGitHub
@@ -90,7 +92,7 @@ def create_access_token(hub: FakeGitHub, req: Request, installation_id: str) -> 
         installation=inst,
         repo_ids=repo_ids,
         permissions=permissions,
-        expires_at=time.time() + TOKEN_LIFETIME,
+        expires_at=hub.state.now() + TOKEN_LIFETIME,  # an hour of server time
     )
     hub.state.tokens[token.value] = token
     data = {
@@ -138,6 +140,105 @@ def _scoped_repos(
             raise ApiError(422, NOT_ACCESSIBLE)
         wanted.add(int(ident))
     return wanted
+
+
+# ----- the App's webhook deliveries -------------------------------------------------------
+
+
+def _app_deliveries(hub: FakeGitHub, app: App) -> list[Delivery]:
+    """Attempts made to the App's hook within the retention period, newest first. Deliveries
+    older than 3 days are gone, for listing and for redelivery ("Redelivering webhooks":
+    github/docs data/variables/webhooks.yml sets the retention to 3 days on github.com)."""
+    since = hub.state.now() - RETENTION_SECONDS
+    found = [
+        d
+        for d in hub.hooks.snapshot()
+        if d.hook.target == f"app:{app.id}"
+        and d.delivered_at is not None
+        and d.delivered_at >= since
+    ]
+    return sorted(found, key=lambda d: d.id, reverse=True)
+
+
+def _delivery_item(d: Delivery) -> dict[str, Any]:
+    """Schema "hook-delivery-item" (github/rest-api-description)."""
+    return {
+        "id": d.id,
+        "guid": d.guid,
+        "delivered_at": iso(d.delivered_at),
+        "redelivery": d.redelivery,
+        "duration": d.duration,
+        "status": d.status_text,
+        "status_code": d.status_code,
+        "event": d.event,
+        "action": d.action,
+        "installation_id": d.installation_id,
+        "repository_id": d.repository_id,
+        "throttled_at": None,
+    }
+
+
+def _find_delivery(hub: FakeGitHub, req: Request, delivery_id: str) -> Delivery:
+    wanted = _int(delivery_id)
+    for delivery in _app_deliveries(hub, _app(req)):
+        if delivery.id == wanted:
+            return delivery
+    raise not_found()
+
+
+# REST: "List deliveries for an app webhook" (apps/webhooks). JWT; newest first; `per_page`
+# (at most 100), `cursor` (the first delivery of the page, as the Link header gives it) and
+# `redelivery` (true or false).
+@route("GET", "/app/hook/deliveries", jwt=True)
+def list_hook_deliveries(hub: FakeGitHub, req: Request) -> Response:
+    items = _app_deliveries(hub, _app(req))
+    redelivery = req.arg("redelivery")
+    if redelivery in ("true", "false"):
+        items = [d for d in items if d.redelivery == (redelivery == "true")]
+    per_page = min(max(req.int_arg("per_page", 30), 1), 100)
+    cursor = req.arg("cursor")
+    if cursor:
+        start = _cursor_id(cursor)
+        items = [d for d in items if d.id <= start]
+    page, rest = items[:per_page], items[per_page:]
+    headers = {}
+    if rest:
+        query = [(k, v) for k, v in req.query if k != "cursor"]
+        query.append(("cursor", f"v1_{rest[0].id}"))
+        url = f"{req.urls.api}/app/hook/deliveries?{urllib.parse.urlencode(query)}"
+        headers["Link"] = f'<{url}>; rel="next"'
+    return Response(200, [_delivery_item(d) for d in page], headers)
+
+
+def _cursor_id(cursor: str) -> int:
+    try:
+        return int(cursor.removeprefix("v1_"))
+    except ValueError as exc:
+        raise ApiError(400, "Invalid cursor") from exc
+
+
+# REST: "Get a delivery for an app webhook" (apps/webhooks). Schema "hook-delivery": the item
+# fields, the hook's `url`, and the request (headers, payload) and response (headers, body).
+@route("GET", "/app/hook/deliveries/{delivery_id}", jwt=True)
+def get_hook_delivery(hub: FakeGitHub, req: Request, delivery_id: str) -> Response:
+    d = _find_delivery(hub, req, delivery_id)
+    data = {
+        **_delivery_item(d),
+        "url": d.hook.url,
+        "request": {"headers": d.headers(), "payload": json.loads(d.body)},
+        "response": {"headers": d.response_headers, "payload": d.response_body or None},
+    }
+    return Response(200, data)
+
+
+# REST: "Redeliver a delivery for an app webhook" (apps/webhooks). 202 at once; the attempt
+# is a new delivery record with the same guid and body and `redelivery` true, sent after this
+# answer (the dispatcher flushes the outbox once the server's lock is released).
+@route("POST", "/app/hook/deliveries/{delivery_id}/attempts", jwt=True)
+def redeliver_hook_delivery(hub: FakeGitHub, req: Request, delivery_id: str) -> Response:
+    d = _find_delivery(hub, req, delivery_id)
+    hub.hooks.redeliver(d.id, flush=False)
+    return Response(202, {})
 
 
 # REST: "List repositories accessible to the app installation" (apps/installations)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import activity, repos, shapes
-from .faults import Fault, Faults, RateLimits, RequestRecord
+from .faults import Fault, Faults, RateLimits, RequestRecord, WriteLimits
 from .gitrepo import Git
 from .model import (
     BASE_PERMISSIONS,
@@ -49,7 +49,8 @@ DEFAULT_APP_PERMISSIONS = {
     "pull_requests": "write",
     "statuses": "write",
 }
-FAULT_SECONDS = {"slow": 1.0, "rate_limit": 60.0, "secondary": 1.0}
+# Default `seconds` per fault kind; a "secondary" fault without seconds has no Retry-After.
+FAULT_SECONDS = {"slow": 1.0, "stall": 30.0, "rate_limit": 60.0}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,18 @@ class FakeGitHub:
     A repository generated from a template answers as an empty one for `generation_seconds`
     of server time after its 201 (move the clock with `advance_clock`), and then holds one
     fresh root commit per branch, as GitHub makes it. `template_history` is kept for callers
-    that still pass it; "fresh" is the only value."""
+    that still pass it; "fresh" is the only value.
+
+    Time: every timestamp, lag and limit runs on one server clock (`now()`, `clock()`),
+    which `advance_clock(seconds)` moves forward, so a test's hours pass at once.
+    - `events_lag_seconds` (default 300): the events API shows an event only this long after
+      it happened (GitHub documents 30 s to 6 h), and keeps 300 events of the last 30 days.
+    - `hook_timeout` (default 10): a delivery whose receiver takes longer, in real time or in
+      server time, is recorded as failed ("timed out"); nothing is retried by itself.
+    - `write_limits` (default on): a user's or an installation's REST writes beyond 80 in a
+      minute or 500 in an hour answer a secondary rate limit, as `write_limit_status` (403 or
+      429) with Retry-After when `write_limit_retry_after`. A test that turns them off says by
+      name why it needs to."""
 
     def __init__(
         self,
@@ -83,6 +95,11 @@ class FakeGitHub:
         inline_webhooks: bool = False,
         generation_seconds: float = 3.0,
         template_history: str = "fresh",
+        events_lag_seconds: float = 300.0,
+        hook_timeout: float = 10.0,
+        write_limits: bool = True,
+        write_limit_status: int = 403,
+        write_limit_retry_after: bool = False,
     ) -> None:
         if template_history != "fresh":
             raise ValueError("generated repositories always get fresh history")
@@ -93,9 +110,23 @@ class FakeGitHub:
         self.root.mkdir(parents=True, exist_ok=True)
         self.state = State(self.root)
         self.git = Git(self.root / "home")
-        self.hooks = Webhooks(inline=inline_webhooks)
+        self.hooks = Webhooks(
+            inline=inline_webhooks,
+            timeout=hook_timeout,
+            clock=self.state.now,
+            new_id=self.state.next_id,
+        )
         self.faults = Faults()
-        self.rate_limits = RateLimits()
+        self.rate_limits = RateLimits(self.state.now)
+        self.write_limits = WriteLimits(
+            self.state.now,
+            enabled=write_limits,
+            status=write_limit_status,
+            retry_after=write_limit_retry_after,
+        )
+        if events_lag_seconds < 0:
+            raise ValueError("events_lag_seconds is not negative")
+        self.events_lag_seconds = float(events_lag_seconds)
         self.generation_seconds = float(generation_seconds)
         self.requests: list[RequestRecord] = []
         self.errors: list[str] = []  # tracebacks of server bugs (answered 500)
@@ -304,7 +335,7 @@ class FakeGitHub:
                 inst,
                 ids,
                 dict(permissions or inst.app.permissions),
-                time.time() + 3600,
+                self.state.now() + 3600,  # an hour of server time
             )
         return value
 
@@ -386,11 +417,17 @@ class FakeGitHub:
             self.state.invitations[inv.id] = inv
         return inv.id
 
-    def notice_push(self, owner: str, name: str, pusher: str) -> list[str]:
+    def notice_push(
+        self, owner: str, name: str, pusher: str, *, activity_type: str | None = None
+    ) -> list[str]:
         """Record branch changes made behind the server's back (a push to `file_url`), as
-        pushes by `pusher`: events, `pushed_at` and webhooks. Returns the changed branches."""
+        pushes by `pusher`: events, repository activities, `pushed_at` and webhooks. Returns
+        the changed branches. `activity_type` overrides the activity's type (e.g. "pr_merge"
+        for a pull request merged on GitHub); by default it follows from the refs."""
         with self.state.lock:
-            changed = activity.sync_refs(self, self._repo(owner, name), self._account(pusher))
+            changed = activity.sync_refs(
+                self, self._repo(owner, name), self._account(pusher), activity_type
+            )
         self.hooks.flush()
         return changed
 
@@ -455,8 +492,33 @@ class FakeGitHub:
             hook = Hook(self.state.next_id(), key, url, secret, tuple(events), ident, kind)
         return self.hooks.add(hook).id
 
+    def set_app_webhook(
+        self,
+        app_id: int,
+        url: str,
+        secret: str | None = None,
+        events: tuple[str, ...] | list[str] = ("push", "member"),
+    ) -> int:
+        """The GitHub App's own webhook (one per App; a second call replaces it): it hears
+        `events` of every repository an installation of the App reaches, its deliveries carry
+        `installation`, and `GET /app/hook/deliveries` lists them. Returns the hook id."""
+        with self.state.lock:
+            app = self.state.apps[app_id]
+            app.events = list(events)
+            hook = Hook(
+                self.state.next_id(),
+                f"app:{app.id}",
+                url,
+                secret,
+                tuple(events),
+                app.id,
+                "integration",
+            )
+        return self.hooks.replace(hook).id
+
     @property
     def deliveries(self) -> list[Delivery]:
+        """Every delivery attempt, oldest first; a redelivery is its own record."""
         return self.hooks.deliveries
 
     def deliveries_wait(self, timeout: float = 10.0) -> None:
@@ -465,7 +527,8 @@ class FakeGitHub:
             raise TimeoutError(f"webhook deliveries still pending after {timeout}s")
 
     def redeliver(self, delivery_id: int | str, *, wait: bool = True) -> Delivery:
-        """Send a delivery again with the same X-GitHub-Delivery id (by id or that guid)."""
+        """Send a delivery again with the same X-GitHub-Delivery id and body (by id, or the
+        first delivery of a guid). Returns the new record (`redelivery` true)."""
         delivery = self.hooks.redeliver(delivery_id)
         if wait:
             self.deliveries_wait()
@@ -484,9 +547,16 @@ class FakeGitHub:
         status: int = 403,
     ) -> Fault:
         """Fail the next `times` requests whose method is `method` (any when None) and whose
-        path matches the regex `path`. Kinds: "500", "502", "rate_limit", "secondary"
-        (`status` 403 or 429, `Retry-After: seconds`), "slow" (sleep `seconds`, then answer),
-        "drop" (close the connection, no response)."""
+        path matches the regex `path`. Kinds:
+        - "500", "502": a server error;
+        - "rate_limit": a primary limit, `status` 403 or 429, x-ratelimit-remaining 0 and
+          x-ratelimit-reset `seconds` (default 60) ahead on the server clock;
+        - "secondary": a secondary limit, `status` 403 or 429, with `Retry-After: seconds`,
+          or no Retry-After when `seconds` is None (the default);
+        - "slow": sleep `seconds` (default 1) for real, then answer;
+        - "stall": move the server clock `seconds` (default 30) forward, then answer, so the
+          request is slow in server time without the test waiting;
+        - "drop": close the connection, no response."""
         fault = Fault(
             kind,
             method.upper() if method else None,

@@ -214,6 +214,19 @@ class Event:
 
 
 @dataclass(eq=False)
+class Activity:
+    """One entry of the repository activity API: a branch changed, recorded when it did."""
+
+    id: int
+    before: str
+    after: str
+    ref: str
+    timestamp: float
+    activity_type: str  # push, force_push, branch_creation, branch_deletion, pr_merge
+    actor: Account | None
+
+
+@dataclass(eq=False)
 class Repo:
     id: int
     owner: Account
@@ -231,6 +244,7 @@ class Repo:
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     next_number: int = 1
     events: list[Event] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)  # oldest first
     refs: dict[str, str] = field(default_factory=dict)  # last refs seen, to detect pushes
     workflows: dict[str, int] = field(default_factory=dict)  # file name -> workflow id
     # Template generation finishes at this server time; until then the repository answers

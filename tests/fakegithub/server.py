@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import access
 from .access import Identity
-from .faults import Fault, RequestRecord, fault_response
+from .faults import WRITE_METHODS, Fault, RequestRecord, fault_response
 from .githttp import GitHttp, body_chunks
 from .routes import API_PREFIX, ApiError, Request, Response, match
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .control import FakeGitHub
 
 # Importing the endpoint modules registers their routes.
-from . import api_apps, api_checks, api_git, api_pulls, api_repos  # noqa: E402, F401, I001
+from . import api_activity, api_apps, api_checks, api_git, api_pulls, api_repos  # noqa: E402, F401, I001
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -100,11 +100,12 @@ class Dispatcher:
         ident, auth_error = self._identify(handler)
         label = ident.label if ident else None
         fault = self.hub.faults.take(method, path)
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.answers:
             self._answer_fault(handler, fault, ident)
             return
-        if fault is not None:
-            self.hub.sleep(fault.seconds)
+        self._delay(fault)
+        if self._write_refused(handler, method, path, ident, auth_error):
+            return
         if not path.startswith(API_PREFIX + "/") and path != API_PREFIX:
             response = Response(404, ApiError(404, "Not Found").body())
         else:
@@ -127,18 +128,53 @@ class Dispatcher:
         self, handler: BaseHTTPRequestHandler, method: str, path: str, query: str
     ) -> None:
         fault = self.hub.faults.take(method, path)
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.answers:
             handler.close_connection = True
             self._answer_fault(handler, fault, None)
             return
-        if fault is not None:
-            self.hub.sleep(fault.seconds)
+        self._delay(fault)
         kind = fault.kind if fault else None
 
         def log(status: int, label: str | None) -> None:
             self._log(handler, status, label, kind)
 
         self.git.serve(handler, path, query, log)
+
+    def _delay(self, fault: Fault | None) -> None:
+        """`slow` sleeps for real; `stall` moves the server clock instead, so the request
+        takes that long in server time (a webhook receiver that calls back in is then too
+        slow for GitHub's 10 s) while the test waits for nothing."""
+        if fault is None:
+            return
+        assert fault.seconds is not None
+        if fault.kind == "slow":
+            self.hub.sleep(fault.seconds)
+        elif fault.kind == "stall":
+            self.hub.advance_clock(fault.seconds)
+
+    def _write_refused(
+        self,
+        handler: BaseHTTPRequestHandler,
+        method: str,
+        path: str,
+        ident: Identity | None,
+        auth_error: ApiError | None,
+    ) -> bool:
+        """GitHub's content-creation limits: a REST write by a user or an installation beyond
+        80 in a minute or 500 in an hour of server time answers a secondary rate limit and
+        changes nothing ("Rate limits for the REST API", docs.github.com). App JWT calls and
+        git pushes are not counted; nor are anonymous or unauthenticated requests."""
+        if method not in WRITE_METHODS or not path.startswith(API_PREFIX + "/"):
+            return False
+        if ident is None or auth_error is not None or ident.kind == "app":
+            return False
+        wait = self.hub.write_limits.admit(self._rate_subject(ident))
+        if wait is None:
+            return False
+        status, headers, body = self.hub.write_limits.answer(wait)
+        self._log(handler, status, ident.label, "write_limit")
+        self._send(handler, Response(status, body, headers), ident.label)
+        return True
 
     def _identify(self, handler: BaseHTTPRequestHandler) -> tuple[Identity | None, ApiError | None]:
         with self.hub.state.lock:
@@ -200,7 +236,7 @@ class Dispatcher:
             with contextlib.suppress(OSError):
                 handler.connection.shutdown(socket.SHUT_RDWR)
             return
-        status, headers, body = fault_response(fault, self._rate_subject(ident))
+        status, headers, body = fault_response(fault, self._rate_subject(ident), self.hub.now())
         self._log(handler, status, label, fault.kind)
         self._send(handler, Response(status, body, headers), label)
 

@@ -13,6 +13,7 @@ from .gitrepo import CommitInfo, Person
 from .model import (
     ROLE_NAMES,
     Account,
+    Activity,
     App,
     CheckRun,
     Comment,
@@ -435,4 +436,19 @@ def event(urls: Urls, e: Event) -> dict[str, Any]:
             if e.repo.owner.type == "Organization"
             else {}
         ),
+    }
+
+
+def activity(urls: Urls, a: Activity) -> dict[str, Any]:
+    """Schema "activity" (REST "List repository activities"; github/rest-api-description):
+    id, node_id, before, after, ref, timestamp, activity_type, actor (nullable simple-user)."""
+    return {
+        "id": a.id,
+        "node_id": node_id("RepositoryActivity", a.id),
+        "before": a.before,
+        "after": a.after,
+        "ref": a.ref,
+        "timestamp": iso(a.timestamp),
+        "activity_type": a.activity_type,
+        "actor": user(urls, a.actor) if a.actor is not None else None,
     }
