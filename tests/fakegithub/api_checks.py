@@ -1,13 +1,18 @@
-"""Endpoints for check runs, commit statuses, workflow dispatches and repository events."""
+"""Endpoints for check runs, commit statuses and workflow dispatches (repository events are in
+api_activity.py)."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from . import shapes
 from .api_git import commit_sha
 from .api_repos import find_repo
+from .gitrepo import WORKFLOWS_DIR
 from .model import CheckRun, Repo, Status, iso, node_id
 from .routes import ApiError, Request, Response, invalid, not_found, paginate, route
 
@@ -30,7 +35,8 @@ OUTPUT_LIMIT = 65535
 
 
 def _installation_only(req: Request) -> None:
-    """Check runs are written by GitHub Apps only; any other token gets GitHub's 403."""
+    """Check runs are written by GitHub Apps only; a personal token gets GitHub's 403 (docs
+    "Using the REST API to interact with checks": only GitHub Apps may write checks)."""
     ident = req.identity
     if ident is None:
         raise ApiError(401, "Requires authentication")
@@ -41,8 +47,10 @@ def _installation_only(req: Request) -> None:
 
 
 def _check_output(output: Any) -> dict[str, Any]:
-    """GitHub's limits on `output.summary` and `output.text`: 65535 characters, and as many
-    bytes (a separate error)."""
+    """GitHub's limits on `output.summary` and `output.text`: 65535 characters
+    (zyborg/dotnet-tests-report#9 quotes the message) and 65535 UTF-8 bytes, a separate
+    validation error (github/docs#35252, dorny/test-reporter#57). `title` is required with
+    `summary` and has no documented length limit (REST "Create a check run")."""
     if output is None:
         return {}
     if not isinstance(output, dict):
@@ -257,25 +265,111 @@ def combined_status(hub: FakeGitHub, req: Request, owner: str, repo: str, ref: s
     )
 
 
-def _workflow_id(hub: FakeGitHub, repo: Repo, workflow_id: str) -> tuple[int, str]:
-    """Workflows are named by file name or by a numeric id the server hands out."""
+MAX_DISPATCH_INPUTS = 25  # REST "Create a workflow dispatch event": at most 25 inputs
+
+
+def _workflow_text(hub: FakeGitHub, repo: Repo, ref: str, name: str) -> str | None:
+    """The workflow file at `ref` (a branch, tag or sha), or None."""
+    commit = hub.git.resolve(repo.path, ref.removeprefix("refs/heads/").removeprefix("refs/tags/"))
+    if commit is None:
+        return None
+    spec = f"{commit}:{WORKFLOWS_DIR}{name}"
+    if hub.git.object_type(repo.path, spec) != "blob":
+        return None
+    return hub.git.blob(repo.path, hub.git.rev_of(repo.path, spec)).decode(errors="replace")
+
+
+def _workflow_id(hub: FakeGitHub, repo: Repo, workflow_id: str, ref: str | None) -> tuple[int, str]:
+    """(id, file name) of a workflow named by file name or by the numeric id the server gave
+    it. A workflow is a file in .github/workflows/ on the default branch (or at `ref`); any
+    other name is 404 Not Found."""
     if workflow_id.isdigit():
         for name, number in repo.workflows.items():
             if number == int(workflow_id):
                 return number, name
         raise not_found()
-    if workflow_id not in repo.workflows:
-        repo.workflows[workflow_id] = hub.state.next_id()
-    return repo.workflows[workflow_id], workflow_id
+    name = workflow_id.removeprefix(WORKFLOWS_DIR)
+    refs = [repo.default_branch] + ([ref] if ref else [])
+    if not any(_workflow_text(hub, repo, r, name) is not None for r in refs):
+        raise not_found()
+    if name not in repo.workflows:
+        repo.workflows[name] = hub.state.next_id()
+    return repo.workflows[name], name
 
 
-# REST: "Get a workflow" (actions/workflows)
+def dispatch_inputs(text: str | None) -> dict[str, dict[str, Any]] | None:
+    """The declared inputs of a workflow's `workflow_dispatch` trigger, or None when the file
+    has no such trigger. `on` may be a string, a list or a mapping, and YAML 1.1 loads the
+    bare key `on` as True."""
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    on = data.get("on", data.get(True))
+    if isinstance(on, str):
+        on = [on]
+    if isinstance(on, list):
+        return {} if "workflow_dispatch" in on else None
+    if not isinstance(on, dict) or "workflow_dispatch" not in on:
+        return None
+    trigger = on["workflow_dispatch"]
+    inputs = trigger.get("inputs") if isinstance(trigger, dict) else None
+    if not isinstance(inputs, dict):
+        return {}
+    return {str(k): v if isinstance(v, dict) else {} for k, v in inputs.items()}
+
+
+def _check_inputs(declared: dict[str, dict[str, Any]], given: Any) -> dict[str, str]:
+    """GitHub's validation of dispatch inputs (REST "Create a workflow dispatch event"):
+    - at most 25, each value a string; a JSON boolean is refused even for a boolean input,
+      which takes "true" or "false" (hms-dbmi-cellenics/iac#323, cli/cli#5246);
+    - no input the workflow does not declare ("Unexpected inputs provided", seen in
+      benc-uk/workflow-dispatch#80);
+    - every required input without a default present; choices among their options."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise invalid("Workflow", "inputs")
+    if len(given) > MAX_DISPATCH_INPUTS:
+        message = f"No more than {MAX_DISPATCH_INPUTS} properties are allowed; "
+        raise ApiError(422, f"Invalid request.\n\n{message}{len(given)} were supplied.")
+    for key, value in given.items():
+        if not isinstance(value, str):
+            message = f"For 'properties/{key}', {json.dumps(value)} is not a string."
+            raise ApiError(422, f"Invalid request.\n\n{message}")
+    unexpected = sorted(k for k in given if k not in declared)
+    if unexpected:
+        raise ApiError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
+    for key, spec in declared.items():
+        value = given.get(key)
+        if value is None:
+            if spec.get("required") is True and spec.get("default") in (None, ""):
+                raise ApiError(422, f"Required input '{key}' not provided")
+            continue
+        allowed: list[str] | None = None
+        if spec.get("type") == "boolean":
+            allowed = ["true", "false"]
+        elif spec.get("type") == "choice" and isinstance(spec.get("options"), list):
+            allowed = [str(o) for o in spec["options"]]
+        if allowed is not None and value not in allowed:
+            message = (
+                f"Provided value '{value}' for input '{key}' not in the list of allowed values"
+            )
+            raise ApiError(422, message)
+    return dict(given)
+
+
+# REST: "Get a workflow" (actions/workflows); 404 for a file not in .github/workflows/
 @route("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}")
 def get_workflow(
     hub: FakeGitHub, req: Request, owner: str, repo: str, workflow_id: str
 ) -> Response:
     found = find_repo(hub, req, owner, repo, app=("actions", "read"))
-    number, name = _workflow_id(hub, found, workflow_id)
+    number, name = _workflow_id(hub, found, workflow_id, None)
     api = f"{hub.urls.api}/repos/{found.full_name}/actions/workflows/{number}"
     return Response(
         200,
@@ -283,19 +377,23 @@ def get_workflow(
             "id": number,
             "node_id": node_id("Workflow", number),
             "name": name,
-            "path": f".github/workflows/{name}",
+            "path": f"{WORKFLOWS_DIR}{name}",
             "state": "active",
             "created_at": iso(found.created_at),
             "updated_at": iso(found.created_at),
             "url": api,
             "html_url": f"{hub.urls.base}/{found.full_name}/blob/{found.default_branch}/"
-            f".github/workflows/{name}",
+            f"{WORKFLOWS_DIR}{name}",
             "badge_url": f"{hub.urls.base}/{found.full_name}/workflows/{name}/badge.svg",
         },
     )
 
 
-# REST: "Create a workflow dispatch event" (actions/workflows)
+# REST: "Create a workflow dispatch event" (actions/workflows). The workflow file is read at
+# `ref`: 404 when the workflow does not exist, 422 when `ref` does not ("No ref found for"),
+# when the file at `ref` has no `workflow_dispatch` trigger, or for inputs it refuses (see
+# _check_inputs). `return_run_details: true` answers 200 with the run's id and addresses
+# (github.blog changelog 2026-02-19 "Workflow dispatch API now returns run IDs"); else 204.
 @route("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches")
 def dispatch_workflow(
     hub: FakeGitHub, req: Request, owner: str, repo: str, workflow_id: str
@@ -303,12 +401,13 @@ def dispatch_workflow(
     found = find_repo(hub, req, owner, repo, role="push", app=("actions", "write"))
     body = req.json()
     ref = str(body.get("ref") or "")
+    number, name = _workflow_id(hub, found, workflow_id, ref or None)
     if not ref or hub.git.resolve(found.path, ref.removeprefix("refs/heads/")) is None:
         raise ApiError(422, f"No ref found for: {ref}")
-    inputs = body.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        raise invalid("Workflow", "inputs")
-    number, name = _workflow_id(hub, found, workflow_id)
+    declared = dispatch_inputs(_workflow_text(hub, found, ref, name))
+    if declared is None:
+        raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
+    inputs = _check_inputs(declared, body.get("inputs"))
     assert req.identity is not None
     hub.state.dispatches.append(
         {
@@ -316,12 +415,12 @@ def dispatch_workflow(
             "workflow": name,
             "workflow_id": number,
             "ref": ref,
-            "inputs": dict(inputs),
+            "inputs": inputs,
             "time": hub.state.now(),
             "actor": req.identity.label,
         }
     )
-    if body.get("return_run_details"):
+    if body.get("return_run_details") is True:
         run_id = hub.state.next_id()
         api = f"{hub.urls.api}/repos/{found.full_name}/actions/runs/{run_id}"
         return Response(
@@ -333,11 +432,3 @@ def dispatch_workflow(
             },
         )
     return Response(204)
-
-
-# REST: "List repository events" (activity/events)
-@route("GET", "/repos/{owner}/{repo}/events")
-def list_events(hub: FakeGitHub, req: Request, owner: str, repo: str) -> Response:
-    found = find_repo(hub, req, owner, repo)
-    items = list(reversed(found.events))
-    return paginate(req, items, lambda e: shapes.event(hub.urls, e), repo=found)

@@ -389,7 +389,9 @@ def delete_contents(hub: FakeGitHub, req: Request, owner: str, repo: str, path: 
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         hub.git.run(found.path, "read-tree", tree, env=env)
-        hub.git.run(found.path, "update-index", "--remove", "--force-remove", path, env=env)
+        # Mode 0 drops the entry; --force-remove would want a work tree.
+        removal = f"0 {'0' * 40}\t{path}\n".encode()
+        hub.git.run(found.path, "update-index", "--index-info", input=removal, env=env)
         tree = hub.git.run(found.path, "write-tree", env=env).decode().strip()
     sha = hub.git.commit_tree(
         found.path,
