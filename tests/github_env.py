@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fakegithub import AppCredentials, FakeGitHub
+from fakegithub.control import DEFAULT_APP_PERMISSIONS
 
 from mle_assess.github.gateway import Credentials, Gateway, RetryPolicy
 
@@ -66,5 +67,9 @@ def make_env(server: FakeGitHub) -> GitHubEnv:
     server.add_user("reviewer")
     server.add_team(ORG, "Reviewers", members=["reviewer"], slug=TEAM)
     # Slugs are unique across github.com: ours is never "mle-assess" (github-facts.md #11).
-    app = server.add_app("acme-hiring-grader", ORG)
+    # The permissions the README's "Setting up GitHub" lists, Workflows included: without it
+    # GitHub refuses the template's .github/workflows/check.yml (github-facts.md #2).
+    app = server.add_app(
+        "acme-hiring-grader", ORG, permissions={**DEFAULT_APP_PERMISSIONS, "workflows": "write"}
+    )
     return GitHubEnv(server, app, admin)
