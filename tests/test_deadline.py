@@ -49,6 +49,7 @@ class World:
     tmp: Path
     tokens: dict[str, str]
     admin_token: str
+    app: object  # the App's credentials, for the command line
 
     def add(self, login: str, deadline_at: datetime, *, collaborator: bool = True) -> int:
         """A candidate whose window closes at `deadline_at`, with their repository."""
@@ -102,7 +103,7 @@ def world(github_server, tmp_path) -> World:
     admin = env.token_gateway(env.admin_token)
     db_url = f"sqlite:///{tmp_path / 'board.db'}"
     _, sessions = connect(db_url)
-    return World(github_server, gh, admin, sessions, db_url, tmp_path, {}, env.admin_token)
+    return World(github_server, gh, admin, sessions, db_url, tmp_path, {}, env.admin_token, env.app)
 
 
 def service_round(world: World, now: datetime | None = None) -> list[str]:
@@ -318,3 +319,38 @@ def test_the_candidate_readme_gives_the_bound():
     sweep_yml = (PROJECT / ".github" / "workflows" / "sweep.yml").read_text(encoding="utf-8")
     minutes = deadline.SWEEP_EVERY.total_seconds() / 60
     assert f'cron: "*/{minutes:.0f} * * * *"' in sweep_yml
+
+
+def test_the_sweep_command_without_a_database_closes_the_door(world, monkeypatch):
+    """`mle-assess sweep` with no database, as sweep.yml runs it: the candidate accepted 91
+    minutes ago (the server's clock moved back for the acceptance, so that the command's own
+    clock sees the window closed), and the command drops them to read and says so."""
+    from click.testing import CliRunner
+
+    from mle_assess.cli import main
+
+    grade_yml = (PROJECT / ".github" / "workflows" / "grade.yml").read_text(encoding="utf-8")
+    world.server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": grade_yml})
+    world.tokens["past"] = world.server.add_user("past")
+    world.server.create_repo(ORG, "mle-past", files={"NOTES.md": "start\n"})
+    world.gh.set_collaborator_permission(f"{ORG}/mle-past", "past", "push")
+    world.server.events_lag_seconds = 30  # GitHub's least lag
+    world.server.advance_clock(-91 * 60)
+    accept(world, "past")
+    world.server.advance_clock(91 * 60)
+    env = {
+        "MLE_ASSESS_GITHUB_API": world.server.api_url,
+        "MLE_ASSESS_APP_ID": str(world.app.id),
+        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
+        "MLE_ASSESS_GITHUB_PACING": "off",
+        "MLE_ASSESS_ORG": ORG,
+        "MLE_ASSESS_ASSESSMENT_REPO": f"{ORG}/assessment",
+    }
+    monkeypatch.delenv("MLE_ASSESS_DB", raising=False)
+    done = CliRunner().invoke(main, ["sweep"], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"{ORG}/mle-past: the window has closed; access read" in done.output
+    assert world.role("past") == "read"
+    again = CliRunner().invoke(main, ["finalize"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "access" not in again.output  # nothing more to change: one read, no write
