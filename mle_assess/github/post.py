@@ -46,7 +46,7 @@ MARKER = "<!-- mle-assess:sticky"
 MARKER_LINE = re.compile(
     r"\A<!-- mle-assess:sticky sha=([0-9a-f]{40}) final=([01]) digest=([0-9a-f]{64}) -->\n"
 )
-SUMMARY_LIMIT = 65535  # GitHub's cap on a check run's summary
+SUMMARY_LIMIT = 65535  # GitHub's cap on a check run's summary, in UTF-8 bytes
 # The comment, which a candidate can interfere with (by editing the pull request), goes last.
 STEPS = ("check", "board", "summary", "comment")
 STEP_ATTEMPTS = 3
@@ -203,11 +203,19 @@ def check_text(delivery: Delivery) -> tuple[str, str]:
 
 
 def fit(text: str, limit: int) -> str:
-    """`text` within `limit` characters, saying so when it had to be cut."""
-    if len(text) <= limit:
+    """`text` within `limit` UTF-8 bytes, saying so when it had to be cut. GitHub measures a
+    check run's summary and text in bytes, not characters ("summary exceeds a maximum
+    bytesize of 65535", github-facts.md #13), so multi-byte text that fits by characters can
+    still be refused. The cut falls between characters, and the note fits inside the limit."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
         return text
     note = "\n\n(cut to fit GitHub's limit; the full text is in the pull-request comment)\n"
-    return text[: limit - len(note)] + note
+    room = limit - len(note.encode("utf-8"))
+    if room <= 0:  # a limit too small for the note: as much of the text as fits
+        return data[:limit].decode("utf-8", "ignore")
+    # The text was valid UTF-8, so only a character cut at the end can be incomplete: drop it.
+    return data[:room].decode("utf-8", "ignore") + note
 
 
 def comment_key() -> bytes:
