@@ -1,33 +1,49 @@
-"""The board service finalizes closed windows by itself, against the GitHub-shaped server:
-once the grace after a window has passed, the official push gets its final grading dispatched
-(once), an open window or one inside its grace is left alone, and a GitHub outage leaves the
-candidate for the next round. A result that arrives releases the candidate's waiting push."""
+"""The board service against the GitHub-shaped server: its jobs, each on its own interval;
+processing stored webhook deliveries after the receiver has answered; the redelivery sweep that
+recovers deliveries lost while the board was down, with their original times and one grading
+each; and finalizing closed windows (once, after the grace, a GitHub outage leaving the
+candidate for the next round). A result that arrives releases the candidate's waiting push."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from boardseed import add_candidate
+from github import Auth, Github
 from github_env import ORG, make_env
-from sqlalchemy import select
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
+from mle_assess import PROJECT_ROOT
 from mle_assess.board import create_app
 from mle_assess.board.api import new_token
-from mle_assess.board.service import Finalizer, finalize_due
-from mle_assess.db import Assessment, Candidate, GradingRequest, Submission
+from mle_assess.board.service import (
+    REDELIVER_TRIES,
+    Job,
+    Service,
+    board_jobs,
+    finalize_due,
+    redeliver_failed,
+    redelivery_job,
+)
+from mle_assess.db import Assessment, Candidate, GradingRequest, Submission, WebhookDelivery
+from mle_assess.db.models import WebhookRedelivery
+from mle_assess.github import queue
 from mle_assess.github import sweep as sweeping
 
 ASSESSMENT = f"{ORG}/assessment"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+# The real grade.yml: the server checks a dispatch against its `workflow_dispatch` inputs.
+GRADE_YML = (PROJECT_ROOT / ".github" / "workflows" / "grade.yml").read_text()
+SECRET = "board-webhook-secret"
 
 
 @pytest.fixture
 def world(github_server, db_url):
     env = make_env(github_server)
-    github_server.create_repo(
-        ORG, "assessment", files={".github/workflows/grade.yml": "name: grade\n"}
-    )
+    github_server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": GRADE_YML})
     bot = env.bot()
     app = create_app(db_url, secret_key="k")
     sessions = app.extensions["mle_assess_sessions"]
@@ -92,26 +108,21 @@ def test_an_outage_leaves_the_candidate_for_the_next_round(world):
     assert len(finals(server)) == 1
 
 
-def test_the_finalizer_thread_runs_at_once_and_stops(world):
+def test_the_service_thread_runs_its_jobs_at_once_and_stops(world):
     server, bot, _, sessions, _ = world
     lines: list[str] = []
-    finalizer = Finalizer(
-        sessions,
-        bot,
-        sweeping.dispatcher(bot, ASSESSMENT),
-        every=3600,
-        clock=lambda: NOW,
-        echo=lines.append,
-    ).start()
+    dispatch = sweeping.dispatcher(bot, ASSESSMENT)
+    finalize = Job("finalize", 3600, lambda now: finalize_due(sessions, bot, dispatch, now))
+    service = Service([finalize], clock=lambda: NOW, echo=lines.append).start()
     try:
         for _ in range(200):
             if finals(server):
                 break
-            finalizer._stop.wait(0.05)
+            service._stop.wait(0.05)
     finally:
-        finalizer.stop()
+        service.stop()
     assert [f["repo"] for f in finals(server)] == [f"{ORG}/mle-ada"]
-    assert not finalizer._thread.is_alive()
+    assert not service._thread.is_alive()
 
 
 def test_a_stored_result_releases_the_waiting_push(world, db_url, graded_session):
@@ -246,3 +257,341 @@ def test_a_failed_release_keeps_the_result(world, db_url, graded_session):
     with sessions() as s:
         assert s.scalar(select(Candidate).where(Candidate.login == "ada")).official_score == 200
         assert s.scalar(select(GradingRequest)).state == "waiting"  # for the sweep
+
+
+# --- the service's jobs ------------------------------------------------------------------
+
+
+class Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_each_job_runs_on_its_own_interval_and_a_failure_stops_no_other():
+    ticks, lines, ran = Ticks(), [], []
+
+    def broken(now: datetime) -> None:
+        ran.append("redeliver")
+        raise RuntimeError("GitHub is unreachable")
+
+    service = Service(
+        [
+            Job("deliveries", 2, lambda now: ran.append("deliveries")),
+            Job("redeliver", 300, broken),
+            Job("finalize", 60, lambda now: ran.append("finalize")),
+        ],
+        clock=lambda: NOW,
+        monotonic=ticks,
+        echo=lines.append,
+    )
+    service.add(Job("access", 60, lambda now: ran.append("access")))  # where more jobs go
+    assert service.run_due() == ["deliveries", "redeliver", "finalize", "access"]  # all at once
+    assert lines == ["redeliver: RuntimeError: GitHub is unreachable"]
+    assert service.run_due() == [] and service.seconds_to_next() == 2
+    for _ in range(300):  # ten simulated minutes, a second at a time
+        ticks.now += 2
+        service.run_due()
+    assert ran.count("deliveries") == 301
+    assert ran.count("finalize") == ran.count("access") == 11
+    assert ran.count("redeliver") == 3  # at 0, 300 and 600 s, failing each time
+    assert len(lines) == 3
+
+
+def test_the_board_jobs_follow_what_the_board_was_given(world):
+    _, bot, _, sessions, _ = world
+    names = [job.name for job in board_jobs(sessions)]
+    assert names == []
+    jobs = board_jobs(
+        sessions,
+        process=lambda now, echo: [],
+        app_gateway=bot,
+        reader=bot,
+        final_dispatch=lambda repo, sha, final: None,
+    )
+    assert [(job.name, job.every) for job in jobs] == [
+        ("deliveries", 2.0),
+        ("redeliver", 300.0),
+        ("finalize", 60.0),
+    ]
+
+
+# --- webhooks: the receiver answers at once; the service processes and recovers ----------
+
+
+class Board:
+    """The board as `mle-assess board` serves it (receiver, dispatcher, our bot's login from
+    GitHub) on 127.0.0.1, timed by the server's clock, with our App's webhook pointed at it.
+    `down()` and `up()` stop and restart it on the same port."""
+
+    def __init__(self, server, env, db_url: str, people: list[str]) -> None:
+        self.server, self.env = server, env
+        server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": GRADE_YML})
+        self.bot = env.bot()
+        self.app = create_app(
+            db_url,
+            secret_key="k",
+            webhook_secret=SECRET,
+            dispatch=queue.workflow_dispatcher(self.bot, ASSESSMENT),
+            bot_login=self.bot.login(),
+            clock=server.clock,
+        )
+        self.sessions = self.app.extensions["mle_assess_sessions"]
+        self.lines: list[str] = []
+        self.tokens = {login: server.add_user(login) for login in people}
+        with self.sessions.begin() as s:
+            assessment = Assessment(name="round", version="1", window_minutes=90)
+            s.add(assessment)
+            s.flush()
+            for login in people:
+                server.create_repo(ORG, f"mle-{login}", files={"README.md": f"{login}\n"})
+                add_candidate(s, assessment.id, login.title(), login, None)
+        self.port = 0
+        self.up()
+        server.set_app_webhook(
+            env.app.id,
+            f"http://127.0.0.1:{self.port}/webhooks/github",
+            secret=SECRET,
+            events=["push", "member"],
+        )
+
+    def up(self) -> None:
+        self.http = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self.http.server_port
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def down(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.thread.join()
+
+    def process(self) -> list[str]:
+        """The service's deliveries job, once, at the server's time."""
+        process = self.app.extensions["mle_assess_process_deliveries"]
+        return process(self.server.clock(), self.lines.append)
+
+    def candidate(self, login: str) -> Github:
+        return Github(base_url=self.server.api_url, auth=Auth.Token(self.tokens[login]), retry=None)
+
+    def invite(self, login: str) -> None:
+        self.bot.invite(f"{ORG}/mle-{login}", login)
+
+    def accept(self, login: str) -> None:
+        user = self.candidate(login).get_user()
+        for invitation in user.get_invitations():
+            user.accept_invitation(invitation)
+        self.server.deliveries_wait()
+
+    def push(self, login: str, text: str) -> str:
+        """A commit to main by the candidate (a push, as GitHub records it); its SHA."""
+        repo = self.candidate(login).get_repo(f"{ORG}/mle-{login}")
+        made = repo.create_file(f"{text}.md", text, f"{text}\n", branch="main")
+        self.server.deliveries_wait()
+        return made["commit"].sha
+
+
+@pytest.fixture
+def board(github_server, db_url):
+    built = Board(github_server, make_env(github_server), db_url, ["ada", "bo", "cy"])
+    yield built
+    built.down()
+
+
+def hook_deliveries(server, event: str | None = None) -> list:
+    return [d for d in server.deliveries if event is None or d.event == event]
+
+
+def lost(board: Board) -> list[str]:
+    """Guids GitHub holds as failed on every attempt that the board never stored."""
+    failed = {d.guid for d in board.server.deliveries} - {
+        d.guid for d in board.server.deliveries if d.ok
+    }
+    with board.sessions() as s:
+        stored = set(s.scalars(select(WebhookDelivery.delivery_id)))
+    return sorted(failed - stored)
+
+
+def test_the_receiver_answers_without_calling_github(board):
+    """Dispatching grade.yml stalls for 30 s of the server's time. The receiver makes no
+    GitHub call, so GitHub's 10 s limit is never reached; the dispatch happens when the
+    service processes the delivery afterwards."""
+    server = board.server
+    server.inject(kind="stall", path=r"/dispatches$", method="POST", seconds=30, times=5)
+    board.invite("ada")
+    board.accept("ada")
+    sha = board.push("ada", "first")
+    (member,) = hook_deliveries(server, "member")
+    pushes = [d for d in hook_deliveries(server, "push") if d.payload["after"] == sha]
+    assert [(d.status_text, d.status_code) for d in [member, *pushes]] == [("OK", 202)] * 2
+    assert all(d.duration < 10 for d in [member, *pushes])
+    assert server.dispatches == []  # nothing dispatched in the request
+    assert board.process() == ["window opened", "push recorded; grading dispatched"]
+    assert [d["inputs"] for d in server.dispatches] == [{"repo": f"{ORG}/mle-ada", "sha": sha}]
+    # The dispatch stalled the server's clock, and no delivery failed for it.
+    assert all(d.ok for d in server.deliveries)
+
+
+def test_an_outage_of_minutes_is_recovered_by_the_redelivery_sweep(board, capsys):
+    """The board is down for several minutes while candidates accept and push. GitHub records
+    every delivery as failed and sends none again by itself. Back up, the redelivery sweep
+    finds them, records their original times and has them sent again: every push is recorded
+    with its trusted time and graded once, every window opens when the candidate accepted."""
+    server, app_gateway = board.server, board.env.root()
+    board.invite("ada")
+    board.accept("ada")  # before the outage
+    board.process()
+    for login in ("bo", "cy"):
+        board.invite(login)
+
+    board.down()
+    shas: dict[str, list[str]] = {"ada": [], "bo": [], "cy": []}
+    accepted: dict[str, datetime] = {}
+    for login, step in [("bo", "accept"), ("ada", "push"), ("bo", "push"), ("cy", "accept"),
+                        ("cy", "push"), ("ada", "push")]:  # fmt: skip
+        server.advance_clock(60)
+        if step == "accept":
+            accepted[login] = server.clock()
+            board.accept(login)
+        else:
+            shas[login].append(board.push(login, f"{login}-{len(shas[login])}"))
+    server.advance_clock(5 * 60)  # the board stays down a few more minutes
+    outage_deliveries = [d for d in server.deliveries if not d.ok]
+    assert len(outage_deliveries) == 6 and all(d.status_code == 0 for d in outage_deliveries)
+    lost_before = lost(board)
+    assert len(lost_before) == 6
+
+    board.up()
+    redelivered = redeliver_failed(
+        board.sessions, app_gateway, server.clock(), echo=board.lines.append
+    )
+    server.deliveries_wait()
+    assert sorted(redelivered) == lost_before
+    # Oldest first, each asked for once in the round.
+    assert redelivered == [d.guid for d in outage_deliveries]
+    again = [d for d in server.deliveries if d.redelivery]
+    assert len(again) == 6 and all(d.ok for d in again)
+    outcomes = board.process()
+    lost_after = lost(board)
+    with capsys.disabled():  # the figures, shown with or without -s
+        print(f"\ndeliveries lost before the redelivery sweep: {len(lost_before)} of 6")
+        print(f"deliveries lost after the redelivery sweep: {len(lost_after)} of 6")
+    assert lost_after == []
+    assert outcomes.count("window opened") == 2
+    assert outcomes.count("push recorded; grading dispatched") == 3  # one per candidate
+    assert outcomes.count("push recorded; grading waiting") == 1  # ada's second
+    assert len(outcomes) == 6
+
+    original = {d.guid: d for d in outage_deliveries}
+    redelivery = {d.guid: d for d in again}
+
+    def seconds(d) -> datetime:  # GitHub lists delivery times to the second
+        return datetime.fromtimestamp(int(d.delivered_at), UTC)
+
+    with board.sessions() as s:
+        people = {c.login: c for c in s.scalars(select(Candidate))}
+        for d in outage_deliveries:  # windows open at the acceptance, not the redelivery
+            if d.event == "member":
+                login = d.payload["member"]["login"]
+                started = people[login].started_at.replace(tzinfo=UTC)
+                assert started == seconds(d) >= accepted[login].replace(microsecond=0)
+                assert seconds(redelivery[d.guid]) - started >= timedelta(minutes=5)
+        subs = {sub.sha: sub for sub in s.scalars(select(Submission))}
+        for d in outage_deliveries:
+            if d.event != "push":
+                continue
+            sub = subs[d.payload["after"]]
+            # GitHub's push time, and the receipt when GitHub first tried to deliver it.
+            pushed = datetime.fromtimestamp(d.payload["repository"]["pushed_at"], UTC)
+            assert sub.pushed_at.replace(tzinfo=UTC) == pushed
+            delivered = seconds(original[d.guid])
+            assert sub.received_at.replace(tzinfo=UTC) == delivered
+            assert pushed <= delivered
+        requests = {r.sha: r.state for r in s.scalars(select(GradingRequest))}
+    every_push = [sha for pushed in shas.values() for sha in pushed]
+    assert sorted(requests) == sorted(every_push)  # every push has its grading
+    # Ada's second push waits for her first grading (the newest push wins, nothing cancelled).
+    assert requests[shas["ada"][1]] == "waiting"
+    dispatched = [(d["inputs"]["repo"], d["inputs"]["sha"]) for d in server.dispatches]
+    assert len(dispatched) == len(set(dispatched)) == 3
+
+    # Another round finds nothing to redeliver; nothing is processed or dispatched twice.
+    server.advance_clock(300)
+    assert redeliver_failed(board.sessions, app_gateway, server.clock()) == []
+    assert board.process() == []
+    assert len(server.dispatches) == 3
+    with board.sessions() as s:
+        assert s.scalar(select(func.count(WebhookDelivery.id))) == 7  # 1 before, 6 recovered
+
+
+def test_redelivery_is_bounded_per_round_and_per_delivery(board):
+    """While the board stays down, each round asks once per lost delivery, at most `limit` a
+    round, and gives up on a delivery after REDELIVER_TRIES requests."""
+    server, app_gateway = board.server, board.env.root()
+    board.down()
+    for login in ("ada", "bo", "cy"):
+        board.invite(login)
+        board.accept(login)
+        server.advance_clock(30)
+    assert len(lost(board)) == 3
+    job = redelivery_job(board.sessions, app_gateway, every=300, echo=board.lines.append)
+    first = redeliver_failed(board.sessions, app_gateway, server.clock(), limit=2)
+    server.deliveries_wait()
+    assert len(first) == 2  # the two oldest
+    rounds = 0
+    while True:
+        server.advance_clock(300)
+        before = len(server.deliveries)
+        job.run(server.clock())
+        server.deliveries_wait()
+        asked = server.deliveries[before:]
+        if not asked:
+            break
+        rounds += 1
+        assert len({d.guid for d in asked}) == len(asked)  # once per delivery per round
+        assert rounds <= REDELIVER_TRIES
+    per_guid = {}
+    for d in server.deliveries:
+        if d.redelivery:
+            per_guid[d.guid] = per_guid.get(d.guid, 0) + 1
+    assert sorted(per_guid.values()) == [REDELIVER_TRIES] * 3  # then given up
+    with board.sessions() as s:
+        assert [r.requests for r in s.scalars(select(WebhookRedelivery))] == [3, 3, 3]
+
+
+def test_a_delivery_stored_but_recorded_as_failed_is_not_redelivered(board):
+    """GitHub records a delivery as failed when the answer came too late, though the board
+    stored it: the guid is known, so it is not asked for again (nothing processed twice)."""
+    server, app_gateway = board.server, board.env.root()
+    board.down()
+    board.invite("ada")
+    board.accept("ada")
+    (failed,) = server.deliveries
+    with board.sessions.begin() as s:  # as if the board had stored it and answered late
+        s.add(WebhookDelivery(delivery_id=failed.guid, event="member", body=failed.body))
+    assert redeliver_failed(board.sessions, app_gateway, server.clock()) == []
+    assert not any(d.redelivery for d in server.deliveries)
+
+
+def test_github_refusing_a_redelivery_leaves_it_for_the_next_round(board):
+    server, app_gateway = board.server, board.env.root()
+    board.down()
+    board.invite("ada")
+    board.accept("ada")
+    board.up()
+    server.inject(kind="502", path=r"/app/hook/deliveries/\d+/attempts", times=100)
+    lines: list[str] = []
+    assert redeliver_failed(board.sessions, app_gateway, server.clock(), echo=lines.append) == []
+    assert any("asked again next round" in line for line in lines)
+    with board.sessions() as s:
+        (record,) = s.scalars(select(WebhookRedelivery))
+        assert record.error and record.requests == 1
+    server.clear_faults()
+    server.advance_clock(300)
+    assert len(redeliver_failed(board.sessions, app_gateway, server.clock())) == 1
+    server.deliveries_wait()
+    assert board.process() == ["window opened"]

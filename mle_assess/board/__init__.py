@@ -36,8 +36,10 @@ def create_app(
     secure_cookies: bool = True,
     github_web: str | None = None,
     bot_login: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Flask:
-    """The board on the database at `db_url` (migrated to the newest schema first)."""
+    """The board on the database at `db_url` (migrated to the newest schema first). `clock`
+    times webhook receipts (default: now, in UTC)."""
     app = Flask(__name__)
     _, sessions = connect(db_url)
     app.config.update(
@@ -68,7 +70,9 @@ def create_app(
     if webhook_secret:
         from mle_assess.github.webhook import create_blueprint, process_deliveries
 
-        hook = create_blueprint(secret=webhook_secret, sessions=sessions)
+        hook = create_blueprint(
+            secret=webhook_secret, sessions=sessions, **({"clock": clock} if clock else {})
+        )
         app.register_blueprint(hook)
         csrf.exempt(hook)  # signed by GitHub, no cookies
         if dispatch is not None:
