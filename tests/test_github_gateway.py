@@ -4,11 +4,20 @@ mapped to ours, and retries that wait as GitHub says, for every fault kind."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from github_env import ORG, make_env
 
-from mle_assess.errors import GitHubForbidden, GitHubInvalid, GitHubNotFound, GitHubUnavailable
+from mle_assess.errors import (
+    GitHubConflict,
+    GitHubForbidden,
+    GitHubInvalid,
+    GitHubNotFound,
+    GitHubUnavailable,
+)
+from mle_assess.github import post
+from mle_assess.github.gateway import Gateway
 
 
 @pytest.fixture
@@ -137,3 +146,167 @@ def test_an_installation_token_is_renewed_before_it_expires(env):
     assert bot.repo(f"{ORG}/mle-alice")["private"] is True  # works: a new token was minted
     assert len(env.server.requests_matching("POST", "/access_tokens")) == before + 1
     assert bot._token != first
+
+
+# --- on the server's clock ------------------------------------------------------------------
+
+
+class ClockSleeps(list):
+    """The gateway's sleep: each wait is recorded and moves the server's clock instead."""
+
+    def __init__(self, server) -> None:
+        super().__init__()
+        self.server = server
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        self.server.advance_clock(seconds)
+
+
+def on_server_clock(env, **policy) -> tuple[Gateway, ClockSleeps]:
+    """The App's gateway with the server's clock and a sleep that moves it."""
+    sleeps = ClockSleeps(env.server)
+    root = Gateway(env.creds, env.policy(**policy), sleep=sleeps, clock=env.server.clock)
+    return root, sleeps
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_secondary_limit_without_retry_after_waits_a_minute_then_doubles(env, status):
+    """GitHub: without Retry-After, wait at least a minute, and longer if it goes on."""
+    env.server.inject(kind="secondary", path=r"/repos/acme/mle-alice$", times=3, status=status)
+    root, sleeps = on_server_clock(env, attempts=5, max_wait=600)
+    bot = root.for_installation(ORG)
+    assert bot.repo(f"{ORG}/mle-alice")["name"] == "mle-alice"
+    assert sleeps == [60.0, 120.0, 240.0]
+
+
+def test_a_secondary_limit_past_the_longest_wait_is_unavailable(env):
+    env.server.inject(kind="secondary", path=r"/repos/acme/mle-alice$", times=3)
+    root, sleeps = on_server_clock(env, attempts=5, max_wait=100)
+    with pytest.raises(GitHubUnavailable, match="wait 120 s") as caught:
+        root.for_installation(ORG).repo(f"{ORG}/mle-alice")
+    assert sleeps == [60.0] and caught.value.status == 403
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_primary_limit_waits_until_its_reset_on_the_gateway_clock(env, status):
+    """The reset is an epoch second on GitHub's clock: the wait is measured on the gateway's
+    clock (here the server's, a day ahead of this machine's), never on time.time()."""
+    env.server.advance_clock(86400)
+    env.server.inject(kind="rate_limit", path=r"/repos/acme/mle-alice$", seconds=300,
+                      status=status)  # fmt: skip
+    root, sleeps = on_server_clock(env, max_wait=600)
+    assert root.for_installation(ORG).repo(f"{ORG}/mle-alice")["name"] == "mle-alice"
+    assert len(sleeps) == 1 and 299 <= sleeps[0] <= 302
+
+
+def test_the_bot_login_is_read_from_get_app_once(env):
+    bot = env.bot()
+    assert bot.login() == bot.bot_login() == env.app.bot_login == "acme-hiring-grader[bot]"
+    assert len(env.server.requests_matching("GET", r"/api/v3/app$")) == 1
+    assert env.token_gateway(env.admin_token).login() == "admin"
+
+
+def test_an_empty_repository_has_no_branch_and_other_git_calls_conflict(env):
+    """GitHub answers 409 "Git Repository is empty." (github-facts.md #1)."""
+    bot = env.bot()
+    bot.create_org_repo(ORG, "empty", private=True, is_template=False)
+    assert bot.branch_sha(f"{ORG}/empty", "main") is None
+    assert env.server.requests_matching("GET", r"/empty/git/ref/heads/main$")[-1].status == 409
+    with pytest.raises(GitHubConflict, match="empty") as caught:
+        bot.create_branch(f"{ORG}/empty", "feedback", "a" * 40)
+    assert caught.value.status == 409 and env.sleeps == []  # a conflict is not retried
+
+
+def test_writes_are_paced_under_github_limits_which_the_server_enforces(env):
+    """80 writes a minute (github-facts.md #12). Unpaced, the server refuses the 81st; paced,
+    the 81st waits until the first has left the minute, and nothing is refused."""
+    repo, server = f"{ORG}/mle-alice", env.server
+    sha = env.bot().branch_sha(repo, "main")
+
+    def statuses(bot: Gateway, count: int) -> None:
+        for i in range(count):
+            bot.create_status(repo, sha, state="success", description=f"{i}", context=f"c{i}")
+
+    unpaced, _ = on_server_clock(env, writes_per_minute=None, writes_per_hour=None, max_wait=600)
+    statuses(unpaced.for_installation(ORG), 85)
+    assert server.write_limits.refused >= 1  # GitHub would have refused: the test is real
+    server.advance_clock(3600)
+    refused = server.write_limits.refused
+
+    paced, sleeps = on_server_clock(env, max_wait=600)  # the defaults: 80 and 500
+    bot = paced.for_installation(ORG)  # its token is a write too
+    statuses(bot, 85)
+    assert server.write_limits.refused == refused
+    assert 59 <= sum(sleeps) <= 61 and len(sleeps) == 6  # writes 81 to 86 of the minute
+
+
+def test_pacing_is_shared_by_installations_and_estimated(env):
+    """Small limits (3 a minute, 5 an hour) to see both windows: writes by two installation
+    gateways of one App count together, and the estimate is the time they then take."""
+    repo, server = f"{ORG}/mle-alice", env.server
+    root, sleeps = on_server_clock(env, writes_per_minute=3, writes_per_hour=5, max_wait=600)
+    sha = root.for_installation(ORG).branch_sha(repo, "main")  # write 1: a token
+    one = root.for_installation(ORG)  # write 2
+    two = root.for_installation(ORG, repositories=["mle-alice"])  # write 3
+    assert sleeps == []
+    start = server.clock()
+    estimate = two.pacing_estimate(4)
+    assert abs(estimate - one.pacing_estimate(4)) < timedelta(seconds=1)  # one pacer
+    times = []
+    for i, bot in enumerate([one, two, one, two]):
+        bot.create_status(repo, sha, state="success", description="x", context=f"c{i}")
+        times.append(server.clock())
+    # Writes 4 and 5 wait for the minute; write 6 for the hour (5 in it); 7 goes with 6.
+    offsets = [round((t - start).total_seconds()) for t in times]
+    assert offsets[:2] == [60, 60] and offsets[2] >= 3600 and offsets[3] == offsets[2]
+    assert abs((times[-1] - start) - estimate) < timedelta(seconds=2)
+    assert two.pacing_estimate(0) == timedelta(0)
+
+
+def test_pacing_off_means_no_pauses_and_no_limits():
+    from mle_assess.github.gateway import RetryPolicy
+
+    policy = RetryPolicy.from_env({"MLE_ASSESS_GITHUB_PACING": "off"})
+    assert (policy.writes_per_minute, policy.writes_per_hour) == (None, None)
+    assert (policy.between_requests, policy.between_writes) == (None, None)
+    assert RetryPolicy.from_env({}).writes_per_minute == 80
+    assert RetryPolicy.from_env({}).writes_per_hour == 500
+
+
+# --- check-run text by bytes (github-facts.md #13) ------------------------------------------
+
+
+def test_check_run_text_is_cut_by_utf8_bytes_and_github_accepts_it(env):
+    """Text that fits by characters but not by bytes: GitHub refuses it uncut; `fit` cuts it
+    between characters with its note inside the limit, and the check run is accepted."""
+    bot, repo = env.bot(), f"{ORG}/mle-alice"
+    sha = bot.branch_sha(repo, "main")
+    text = "résumé ✓ 🧪 " * 5000  # 60,000 characters, 90,000 bytes
+    assert len(text) < post.SUMMARY_LIMIT < len(text.encode())
+    with pytest.raises(GitHubInvalid, match="bytesize"):
+        bot.create_check_run(repo, sha, "raw", status="completed", conclusion="neutral",
+                             output={"title": "raw", "summary": text})  # fmt: skip
+    post.ensure_check(post.Delivery(repo=repo, sha=sha, results={"output": text}), bot)
+    (run,) = bot.check_runs(repo, sha, post.CHECK_NAME)
+    summary = run["summary"]
+    assert len(summary.encode()) <= post.SUMMARY_LIMIT
+    assert summary.endswith("the full text is in the pull-request comment)\n")
+    kept = summary[: summary.index("\n\n(cut to fit")]
+    assert text.startswith(kept) and len(kept.encode()) > post.SUMMARY_LIMIT - 100
+
+
+@pytest.mark.parametrize("limit", range(120, 128))
+def test_fit_never_cuts_inside_a_character(limit):
+    text = "€🧪é" * 40  # 3-, 4- and 2-byte characters: every cut position is tried
+    cut = post.fit(text, limit)
+    assert len(cut.encode()) <= limit and "\ufffd" not in cut
+    kept = cut[: cut.index("\n\n(cut")]
+    note = len(cut.encode()) - len(kept.encode())
+    assert text.startswith(kept)
+    assert len((kept + text[len(kept)]).encode()) + note > limit  # nothing more would fit
+
+
+def test_fit_leaves_text_within_the_limit_alone():
+    assert post.fit("é" * 10, 20) == "é" * 10
+    assert post.fit("é" * 11, 20) != "é" * 11

@@ -197,6 +197,19 @@ class Pacer:
                     self._writes.pop(0)
             return at
 
+    def sent(self, verb: str, slot: datetime, now: datetime) -> None:
+        """The request of `slot` has been answered at `now`: its time becomes `now`. GitHub
+        counted it when it arrived, somewhere between the two, so the windows measured from
+        the answer are never shorter than GitHub's."""
+        with self._lock:
+            if now <= slot:
+                return
+            if self._last == slot:
+                self._last = now
+            if verb.upper() in WRITES and slot in self._writes:
+                self._writes[self._writes.index(slot)] = now
+                self._writes.sort()
+
     def estimate(self, writes: int, now: datetime) -> timedelta:
         """How long from `now` until `writes` more writes have all been sent."""
         with self._lock:
@@ -426,21 +439,29 @@ class Gateway:
         """Send one request (paced), and return (status, lower-cased headers, JSON body). Any
         status of 400 or more raises PyGithub's exception, for `_call` to retry or map."""
         requester = self._app_requester() if app else self._client().requester
-        self._pace(verb)
-        status, headers, text = requester.requestJson(verb, url, parameters=parameters, input=body)
+        slot = self._pace(verb)
+        try:
+            status, headers, text = requester.requestJson(
+                verb, url, parameters=parameters, input=body
+            )
+        finally:
+            assert self._pacer is not None
+            self._pacer.sent(verb, slot, self.clock())
         data = _json(text)
         if status >= 400:
             detail = data if isinstance(data, dict) else {"message": str(data or "")}
             raise requester.createException(status, headers, detail)
         return status, {k.lower(): v for k, v in headers.items()}, data
 
-    def _pace(self, verb: str) -> None:
-        """Wait for this request's slot (see `Pacer`)."""
+    def _pace(self, verb: str) -> datetime:
+        """Wait for this request's slot (see `Pacer`), and return it."""
         assert self._pacer is not None
         now = self.clock()
-        wait = (self._pacer.reserve(verb, now) - now).total_seconds()
+        slot = self._pacer.reserve(verb, now)
+        wait = (slot - now).total_seconds()
         if wait > 0:
             self.sleep(wait)
+        return slot
 
     def pacing_estimate(self, writes: int) -> timedelta:
         """How long `writes` more writes take from now at the pacing limits (80 a minute, 500
