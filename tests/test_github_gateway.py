@@ -310,3 +310,99 @@ def test_fit_never_cuts_inside_a_character(limit):
 def test_fit_leaves_text_within_the_limit_alone():
     assert post.fit("é" * 10, 20) == "é" * 10
     assert post.fit("é" * 11, 20) != "é" * 11
+
+
+# --- people, invitations, deliveries and activity -----------------------------------------
+
+
+def test_a_permission_change_answers_none_for_a_collaborator_and_an_invitation_otherwise(env):
+    """PUT .../collaborators/{user}: 204 changes a collaborator's permission, 201 means they
+    were not one and GitHub invited them (github-facts.md #8); the result is read back."""
+    repo, server = f"{ORG}/mle-alice", env.server
+    for login in ("carol", "erin"):
+        server.add_user(login)
+    server.add_collaborator(ORG, "mle-alice", "carol", "push")
+    bot = env.bot()
+    assert bot.collaborator_permission(repo, "carol") == "write"
+    assert bot.set_collaborator_permission(repo, "carol", "pull") is None
+    assert bot.collaborator_permission(repo, "carol") == "read"
+    assert bot.is_collaborator(repo, "carol") is True
+    invitation = bot.set_collaborator_permission(repo, "erin", "pull")
+    assert isinstance(invitation, int)
+    assert [i["id"] for i in bot.invitations(repo)] == [invitation]
+    assert bot.collaborator_permission(repo, "erin") == "none"
+    assert bot.is_collaborator(repo, "erin") is False
+    assert bot.collaborator_permission(repo, "admin") == "admin"  # the organisation's owner
+
+
+def test_an_organisation_base_role_above_the_permission_is_invalid(env):
+    repo, server = f"{ORG}/mle-alice", env.server
+    server.add_user("frank")
+    server.add_org_member(ORG, "frank")
+    server.set_base_permission(ORG, "write")
+    server.add_collaborator(ORG, "mle-alice", "frank", "push")
+    with pytest.raises(GitHubInvalid):
+        env.bot().set_collaborator_permission(repo, "frank", "pull")
+
+
+def test_expired_invitations_are_listed_but_not_pending_and_can_be_replaced(env):
+    """Invitations expire after 7 days and stay listed with expired true (github-facts.md #5)."""
+    repo, server = f"{ORG}/mle-alice", env.server
+    server.add_user("dave")
+    root, _ = on_server_clock(env)
+    bot = root.for_installation(ORG)
+    assert bot.invite(repo, "dave") is True
+    (first,) = bot.invitations(repo)
+    assert first["login"] == "dave" and first["expired"] is False
+    assert first["created_at"] is not None and bot.pending_invitees(repo) == ["dave"]
+    server.advance_clock(8 * 86400)
+    bot = root.for_installation(ORG)  # a fresh token on the moved clock
+    (expired,) = bot.invitations(repo)
+    assert expired["id"] == first["id"] and expired["expired"] is True
+    assert bot.pending_invitees(repo) == []
+    bot.update_invitation(repo, first["id"], "pull")
+    assert bot.invitations(repo)[0]["permission"] == "read"
+    bot.delete_invitation(repo, first["id"])
+    assert bot.invitations(repo) == []
+    assert bot.invite(repo, "dave") is True
+    assert bot.pending_invitees(repo) == ["dave"]
+
+
+def test_hook_deliveries_are_read_newest_first_across_cursor_pages_and_since(env):
+    server = env.server
+    server.set_app_webhook(env.app.id, "http://127.0.0.1:9/hook")  # nobody listens: all fail
+    root, _ = on_server_clock(env, per_page=2)
+    bot = root.for_installation(ORG)
+    repo = f"{ORG}/mle-alice"
+    for i in range(3):
+        bot.put_file(repo, f"F{i}.md", f"{i}\n", f"file {i}", "main")
+        server.deliveries_wait()
+        server.advance_clock(60)
+    middle = server.clock() - timedelta(seconds=150)
+    deliveries = root.hook_deliveries()
+    assert len(deliveries) == 3 and [d["event"] for d in deliveries] == ["push"] * 3
+    assert [d["delivered_at"] for d in deliveries] == sorted(
+        (d["delivered_at"] for d in deliveries), reverse=True
+    )
+    assert all(d["status_code"] != 200 and not d["redelivery"] for d in deliveries)
+    assert len(server.requests_matching("GET", r"/app/hook/deliveries$")) == 2  # 2 a page
+    recent = root.hook_deliveries(since=middle)
+    assert [d["id"] for d in recent] == [d["id"] for d in deliveries[:2]]
+    root.redeliver_hook(deliveries[-1]["id"])
+    server.deliveries_wait()
+    again = root.hook_deliveries()[0]
+    assert again["redelivery"] is True and again["guid"] == deliveries[-1]["guid"]
+
+
+def test_repository_activity_is_read_newest_first_across_pages_with_filters(env):
+    repo = f"{ORG}/mle-alice"
+    bot = env.bot(per_page=2)
+    heads = [bot.put_file(repo, f"F{i}.md", f"{i}\n", f"file {i}", "main") for i in range(3)]
+    sha = bot.branch_sha(repo, "main")
+    bot.create_branch(repo, "feedback", sha)
+    pushes = bot.repo_activity(repo, ref="main", activity_type="push")
+    assert [a["after"] for a in pushes[:3]] == heads[::-1]
+    assert all(a["ref"] == "refs/heads/main" and a["timestamp"] is not None for a in pushes)
+    assert pushes[0]["actor"] == env.app.bot_login
+    everything = bot.repo_activity(repo)
+    assert {"push", "branch_creation"} <= {a["activity_type"] for a in everything}
