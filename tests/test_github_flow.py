@@ -52,9 +52,11 @@ def test_publish_template_is_private_a_template_and_idempotent(world):
     repo = bot.repo(TEMPLATE)
     assert repo["private"] and repo["is_template"]
     first = bot.branch_sha(TEMPLATE, "main")
+    pushes = len(env.server.requests_matching("POST", "git-receive-pack"))
     lines: list[str] = []
     assert publish_template(bot, TEMPLATE, echo=lines.append) == first
     assert "[template] already up to date" in lines
+    assert len(env.server.requests_matching("POST", "git-receive-pack")) == pushes
 
 
 def test_provision_makes_each_candidate_repository_completely(world):
@@ -84,11 +86,15 @@ def test_provision_makes_each_candidate_repository_completely(world):
             bot.find_pull(repo, "main", "feedback") for repo in repos
         ]
         assert all(isinstance(c.feedback_pull, int) for c in recorded)
+        # Each was generated from the template's main as published, and is invited.
+        template_main = bot.branch_sha(TEMPLATE, "main")
+        assert [c.template_commit for c in recorded] == [template_main] * len(repos)
+        assert [c.invitation for c in recorded] == ["pending"] * len(repos)
 
 
 def test_provision_again_changes_nothing(world):
     env, bot, tokens, sessions, repos, _ = world
-    before = len(env.server.requests_matching("POST")) + len(env.server.requests_matching("PUT"))
+    before = len(env.server.requests)
     heads = {r: (bot.branch_sha(r, "main"), bot.branch_sha(r, "feedback")) for r in repos}
     lines: list[str] = []
     provision(
@@ -103,13 +109,13 @@ def test_provision_again_changes_nothing(world):
         echo=lines.append,
     )
     writes = [
-        r
-        for r in env.server.requests_matching("POST") + env.server.requests_matching("PUT")
-        if "/access_tokens" not in r.path
+        (r.method, r.path)
+        for r in env.server.requests[before:]
+        if r.method in ("POST", "PUT", "PATCH", "DELETE") and "/access_tokens" not in r.path
     ]
     # Only the team grant is repeated (PUT is idempotent on GitHub): no repository, branch,
     # commit, invitation or pull request is made twice.
-    assert all("/teams/" in r.path for r in writes[before - 1 :] if "/teams/" in r.path)
+    assert writes == [("PUT", f"/api/v3/orgs/{ORG}/teams/{TEAM}/repos/{r}") for r in repos]
     assert {r: (bot.branch_sha(r, "main"), bot.branch_sha(r, "feedback")) for r in repos} == heads
     assert any("already invited" in line for line in lines)
     assert any("feedback pull request exists" in line for line in lines)
