@@ -28,7 +28,14 @@ from mle_assess.board.service import (
     redeliver_failed,
     redelivery_job,
 )
-from mle_assess.db import Assessment, Candidate, GradingRequest, Submission, WebhookDelivery
+from mle_assess.db import (
+    Assessment,
+    Candidate,
+    GradingRequest,
+    Submission,
+    WebhookDelivery,
+    connect,
+)
 from mle_assess.db.models import WebhookRedelivery
 from mle_assess.github import queue
 from mle_assess.github import sweep as sweeping
@@ -595,3 +602,82 @@ def test_github_refusing_a_redelivery_leaves_it_for_the_next_round(board):
     assert len(redeliver_failed(board.sessions, app_gateway, server.clock())) == 1
     server.deliveries_wait()
     assert board.process() == ["window opened"]
+
+
+def test_mle_assess_board_processes_deliveries_and_knows_our_bot_from_github(
+    github_server, tmp_path, monkeypatch
+):
+    """`mle-assess board` as deployed: the receiver answers, the service processes the
+    deliveries, and a push by our App (its login read from GET /app, not assumed) is not
+    graded while the candidate's is."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    server = github_server
+    env = make_env(server)
+    server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": GRADE_YML})
+    token = server.add_user("ada")
+    server.create_repo(ORG, "mle-ada", files={"README.md": "ada\n"})
+    server.add_collaborator(ORG, "mle-ada", "ada")
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    _, sessions = connect(url)
+    with sessions.begin() as s:
+        assessment = Assessment(name="round", version="1", window_minutes=90)
+        s.add(assessment)
+        s.flush()
+        add_candidate(s, assessment.id, "Ada", "ada", NOW, repo=f"{ORG}/mle-ada")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name, value in {
+        "MLE_ASSESS_GITHUB_API": server.api_url,
+        "MLE_ASSESS_APP_ID": str(env.app.id),
+        "MLE_ASSESS_APP_PRIVATE_KEY": env.app.private_key_pem,
+        "MLE_ASSESS_GITHUB_PACING": "off",
+        "MLE_ASSESS_WEBHOOK_SECRET": SECRET,
+        "MLE_ASSESS_ASSESSMENT_REPO": ASSESSMENT,
+        "MLE_ASSESS_ORG": ORG,
+    }.items():
+        monkeypatch.setenv(name, value)
+    command = [sys.executable, "-m", "mle_assess", "board", "--db", url, "--port", str(port)]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ
+    )
+    try:
+        for _ in range(300):
+            line = proc.stdout.readline()
+            if not line or line.startswith("board on"):
+                break
+        assert line.startswith("board on"), line
+        server.set_app_webhook(
+            env.app.id, f"http://127.0.0.1:{port}/webhooks/github", secret=SECRET
+        )
+        bot = env.bot()
+        as_bot = Github(base_url=server.api_url, auth=Auth.Token(bot.token), retry=None)
+        as_bot.get_repo(f"{ORG}/mle-ada").create_file("START.md", "start", "start\n")
+        as_ada = Github(base_url=server.api_url, auth=Auth.Token(token), retry=None)
+        sha = as_ada.get_repo(f"{ORG}/mle-ada").create_file("a.md", "mine", "a\n")["commit"].sha
+        server.deliveries_wait()
+        assert [d.status_code for d in server.deliveries] == [202, 202]
+        for _ in range(300):  # the service processes every 2 s
+            with sessions() as s:
+                done = s.scalars(
+                    select(WebhookDelivery.outcome)
+                    .where(WebhookDelivery.processed_at.is_not(None))
+                    .order_by(WebhookDelivery.id)
+                ).all()
+            if len(done) == 2 and server.dispatches:  # dispatched after the commit
+                break
+            time.sleep(0.1)
+        assert done == [
+            "ignored: a push by MLE Assess itself (provisioning's start file)",
+            "push recorded; grading dispatched",
+        ]
+        assert [d["inputs"] for d in server.dispatches] == [{"repo": f"{ORG}/mle-ada", "sha": sha}]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
