@@ -562,7 +562,7 @@ class FakeGitHub:
             method.upper() if method else None,
             re.compile(path),
             times,
-            FAULT_SECONDS.get(kind, 0.0) if seconds is None else seconds,
+            FAULT_SECONDS.get(kind) if seconds is None else seconds,
             status,
         )
         return self.faults.add(fault)
