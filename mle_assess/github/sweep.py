@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,7 +107,7 @@ def times_from_github(
     """Pushes to main (the activity API) and the window's opening (the events API's
     `MemberEvent` for `login`, or their first push once the event cannot merely be late),
     without a database: see the module's docstring for the bound this gives."""
-    now = now or datetime.now(UTC)
+    now = now or gh.clock()
     pushes = activity_pushes(gh, repo)
     added = [
         e
