@@ -440,7 +440,8 @@ class FakeGitHub:
     # ----- what happened ---------------------------------------------------------------
 
     def events(self, owner: str, name: str) -> list[dict[str, Any]]:
-        """The repository's events, newest first, as the events API renders them."""
+        """Every event of the repository, newest first, as the events API renders them, but
+        at once and unbounded (the API itself lags and keeps 300 events of 30 days)."""
         with self.state.lock:
             repo = self._repo(owner, name)
             return [shapes.event(self.urls, e) for e in reversed(repo.events)]
