@@ -354,3 +354,26 @@ def test_the_sweep_command_without_a_database_closes_the_door(world, monkeypatch
     again = CliRunner().invoke(main, ["finalize"], env=env)
     assert again.exit_code == 0, again.output
     assert "access" not in again.output  # nothing more to change: one read, no write
+
+
+def test_the_extend_command_gives_write_back_with_the_app(world):
+    """`mle-assess extend` with the App in the environment restores write access at once."""
+    from click.testing import CliRunner
+
+    from mle_assess.cli import main
+
+    candidate_id = world.add("ext", world.server.clock() - timedelta(minutes=1))
+    service_round(world)
+    assert world.role("ext") == "read"
+    env = {
+        "MLE_ASSESS_GITHUB_API": world.server.api_url,
+        "MLE_ASSESS_APP_ID": str(world.app.id),
+        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
+        "MLE_ASSESS_GITHUB_PACING": "off",
+    }
+    args = ["extend", f"{ORG}/mle-ext", "--minutes", "20", "--db", world.db_url]
+    done = CliRunner().invoke(main, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert "repository access: write" in done.output
+    assert world.candidate(candidate_id).access == "write"
+    assert world.push("ext", "in the extra minutes").returncode == 0
