@@ -243,6 +243,18 @@ def test_the_command_exits_non_zero_naming_what_is_unfinished(start, tmp_path, m
     assert "run provision again" in result.output
 
 
+def test_each_candidate_keeps_the_template_version_they_were_given(published, template_copy):
+    env, gh, first, sessions = published
+    run_provision(gh, ROSTER[:1], sessions, [])
+    readme = template_copy / "README.md"
+    readme.write_text(readme.read_text() + "\nA later version of the rules.\n")
+    second = publish_template(gh, TEMPLATE, source=template_copy, echo=lambda _: None)
+    assert second != first
+    run_provision(gh, ROSTER[:2], sessions, [])
+    rows = candidates(sessions)
+    assert (rows["alice"].template_commit, rows["bob"].template_commit) == (first, second)
+
+
 def test_expired_invitations_are_sent_again_and_accepted_ones_recorded(published):
     env, gh, _, sessions = published
     run_provision(gh, ROSTER[:2], sessions, [])

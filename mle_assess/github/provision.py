@@ -203,7 +203,9 @@ class ProvisionIncomplete(MleAssessError):
 
     def __init__(self, made: list[str], unfinished: dict[str, str], total: int) -> None:
         self.made, self.unfinished = made, unfinished
-        reasons = "; ".join(f"{repo}: {why}" for repo, why in unfinished.items())
+        named = [f"{repo}: {why}" for repo, why in unfinished.items()]
+        # Each is also in the run's progress lines; the message stays readable for a roster.
+        reasons = "; ".join(named[:10]) + (f"; and {len(named) - 10} more" if named[10:] else "")
         super().__init__(
             f"{len(unfinished)} of {total} candidates are unfinished ({reasons}); "
             "run provision again"
@@ -369,8 +371,7 @@ class _Run:
         return True
 
     def record(self, item: _Waiting, **fields: object) -> None:
-        """Create or update the candidate's row; a template commit already recorded is kept
-        (it is the one their repository was generated from)."""
+        """Create or update the candidate's row with `fields`."""
         with self.sessions.begin() as session:
             found = session.scalar(select(Candidate).where(Candidate.repo == item.repo))
             if found is None:
@@ -384,8 +385,6 @@ class _Run:
                     repo=item.repo,
                 )
                 session.add(found)
-            if found.template_commit:
-                fields.pop("template_commit", None)
             for key, value in fields.items():
                 setattr(found, key, value)
 
