@@ -250,11 +250,26 @@ def test_grade_is_dispatched_with_repo_and_sha() -> None:
     on = triggers(load(GRADE))
     assert set(on) == {"workflow_dispatch"}
     inputs = on["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"repo", "sha", "final"}
+    assert set(inputs) == {"repo", "sha", "final", "template_ref"}
     for name in ("repo", "sha"):
         assert inputs[name]["required"] is True and inputs[name]["type"] == "string"
     # finalize sets `final` for the official SHA once the window has closed.
     assert inputs["final"]["type"] == "boolean" and inputs["final"]["default"] is False
+    # The template the candidate was given, as provision recorded it (empty: today's).
+    ref = inputs["template_ref"]
+    assert ref["required"] is False and ref["type"] == "string" and ref["default"] == ""
+
+
+def test_the_template_ref_reaches_the_fetch_and_the_grade() -> None:
+    jobs = grade_jobs()
+    for job_id, verb in (("fetch", "fetch"), ("grade", "grade")):
+        (step,) = [s for s in jobs[job_id]["steps"] if f"grade-job.sh {verb}" in s.get("run", "")]
+        assert step["env"]["TEMPLATE_REF"] == "${{ inputs.template_ref }}"
+        assert step["run"].split()[-1] == '"$TEMPLATE_REF"'
+    (fetch,) = [s for s in jobs["fetch"]["steps"] if "grade-job.sh fetch" in s.get("run", "")]
+    assert fetch["env"]["MLE_ASSESS_TEMPLATE_REPO"] == "${{ vars.MLE_ASSESS_TEMPLATE_REPO }}"
+    (upload,) = [s for s in jobs["fetch"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert "template.tar" in upload["with"]["path"]
 
 
 def test_grade_has_no_concurrency_group() -> None:
@@ -434,7 +449,11 @@ printf '%s|uid=%s|commit=%s\\n' "$*" "$(id -u)" "${MLE_ASSESS_GRADER_COMMIT:-}" 
 case "$1" in
   fetch) cp "$STUB_SNAPSHOT" "${@: -1}" ;;
   grade) mkdir -p "$4" && echo '{}' > "$4/results.json" && echo report > "$4/report.md"
-         ls -A "$2" > "$4/seen.txt" ;;
+         ls -A "$2" > "$4/seen.txt"
+         args=("$@")
+         for i in "${!args[@]}"; do
+           [[ ${args[$i]} != --template ]] || ls -A "${args[$((i + 1))]}" > "$4/template.txt"
+         done ;;
 esac
 """
 
@@ -758,3 +777,56 @@ def test_script_usage(script: Script) -> None:
         proc = script(*args)
         assert proc.returncode == 2 and "usage: grade-job.sh" in proc.stderr
     assert script.calls() == []
+
+
+TREF = "2" * 40
+
+
+def test_script_fetch_also_fetches_the_template_the_candidate_was_given(script: Script) -> None:
+    git_archive(script.folder, script.folder / "made.tar")
+    out = script.folder / "snap"
+    env = {"MLE_ASSESS_ORG": "org", "MLE_ASSESS_TEMPLATE_REPO": "org/mle-template"}
+    proc = script("fetch", "org/cand-1", SHA, str(out), TREF, **env)
+    assert proc.returncode == 0, proc.stderr
+    calls = script.calls()
+    assert f"fetch --repo org/mle-template --sha {TREF} --out {out / 'template.tar'}|" in calls[1]
+    assert (out / "template.tar").is_file()
+    # An empty TEMPLATE_REF (the input's default) fetches the snapshot only.
+    proc = script("fetch", "org/cand-1", SHA, str(script.folder / "snap2"), "", **env)
+    assert proc.returncode == 0, proc.stderr
+    assert not (script.folder / "snap2" / "template.tar").exists()
+
+
+@pytest.mark.parametrize(
+    ("tref", "env", "message"),
+    [
+        ("main", {"MLE_ASSESS_TEMPLATE_REPO": "org/t"}, "refused SHA"),
+        (TREF, {}, "needs MLE_ASSESS_TEMPLATE_REPO"),
+        (TREF, {"MLE_ASSESS_ORG": "org", "MLE_ASSESS_TEMPLATE_REPO": "other/t"}, "not in the org"),
+        (TREF, {"MLE_ASSESS_TEMPLATE_REPO": "org/t;rm"}, "refused REPO"),
+    ],
+)
+def test_script_refuses_a_bad_template_ref_or_repository(
+    script: Script, tref: str, env: dict[str, str], message: str
+) -> None:
+    git_archive(script.folder, script.folder / "made.tar")
+    out = script.folder / "snap"
+    proc = script("fetch", "org/cand-1", SHA, str(out), tref, **env)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (out / "template.tar").exists()
+    assert all("template" not in call for call in script.calls())
+
+
+def test_script_grade_compares_with_the_given_template(script: Script) -> None:
+    snapshot = git_archive(script.folder, script.folder / "snapshot.tar")
+    out = script.folder / "results"
+    missing = script("grade", str(snapshot), str(out), TREF)
+    assert missing.returncode == 2 and "template.tar beside the snapshot" in missing.stderr
+    assert script.calls() == []
+    git_archive(script.folder / "t", script.folder / "template.tar")
+    proc = script("grade", str(snapshot), str(out), TREF)
+    assert proc.returncode == 0, proc.stderr
+    grade = script.calls()[-1]
+    assert re.search(rf"--isolation full --template \S+ --template-ref {TREF}\|", grade), grade
+    assert (out / "template.txt").read_text().split() == ["app.py", "data", "outside"]
+    assert list(script.folder.glob("mle-assess-snapshot.*")) == []

@@ -2,8 +2,13 @@
 # Everything a job of grade.yml or sweep.yml does, in one place: the workflow steps only call
 # this script, and the end-to-end test runs the same script on its own machine.
 #
-#   grade-job.sh fetch  REPO SHA OUTDIR          write OUTDIR/snapshot.tar (git archive of SHA)
-#   grade-job.sh grade  SNAPSHOT_TAR OUTDIR      extract, install the runtime, grade as root
+#   grade-job.sh fetch  REPO SHA OUTDIR [TREF]   write OUTDIR/snapshot.tar (git archive of SHA)
+#                                                and, with TREF, OUTDIR/template.tar (git archive
+#                                                of $MLE_ASSESS_TEMPLATE_REPO at TREF)
+#   grade-job.sh grade  SNAPSHOT_TAR OUTDIR [TREF]
+#                                                extract, install the runtime, grade as root;
+#                                                with TREF, against template.tar beside the
+#                                                snapshot (the template the candidate was given)
 #   grade-job.sh report RESULTS_DIR REPO SHA     post the results (check run, comment, board)
 #   grade-job.sh neutral REPO SHA REASON         post a neutral check run (never a score)
 #   grade-job.sh sweep | finalize                dispatch missing gradings, post final scores
@@ -29,6 +34,7 @@ set -euo pipefail
 readonly REPO_RE='^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$'
 readonly SHA_RE='^[0-9a-f]{40}$'
 readonly SNAPSHOT_NAME=snapshot.tar
+readonly TEMPLATE_NAME=template.tar
 readonly ROOT_ENV=(MLE_ASSESS_RUNTIME MLE_ASSESS_GRADER_COMMIT GITHUB_ACTIONS CI)
 
 say() { printf 'grade-job: %s\n' "$*" >&2; }
@@ -39,8 +45,8 @@ die() {
 
 usage() {
     cat >&2 <<'EOF'
-usage: grade-job.sh fetch REPO SHA OUTDIR
-       grade-job.sh grade SNAPSHOT_TAR OUTDIR
+usage: grade-job.sh fetch REPO SHA OUTDIR [TEMPLATE_REF]
+       grade-job.sh grade SNAPSHOT_TAR OUTDIR [TEMPLATE_REF]
        grade-job.sh report RESULTS_DIR REPO SHA
        grade-job.sh neutral REPO SHA REASON
        grade-job.sh sweep
@@ -160,11 +166,25 @@ check_members() {
     ((count > 0)) || die "refused the snapshot: it is empty"
 }
 
+# The organisation's template repository, named by MLE_ASSESS_TEMPLATE_REPO: in the
+# candidates' organisation, and never a candidate's own repository.
+template_repo() {
+    local template=${MLE_ASSESS_TEMPLATE_REPO:-}
+    [[ -n $template ]] || die "a TEMPLATE_REF needs MLE_ASSESS_TEMPLATE_REPO (ORG/NAME)"
+    check_repo "$template"
+    local org=${MLE_ASSESS_ORG:-}
+    if [[ -n $org && ${template,,} != "${org,,}"/* ]]; then
+        die "refused MLE_ASSESS_TEMPLATE_REPO: it is not in the organisation MLE_ASSESS_ORG"
+    fi
+    printf '%s' "$template"
+}
+
 cmd_fetch() {
     (($# < 1)) || check_candidate_repo "$1"
     (($# < 2)) || check_sha "$2"
-    (($# == 3)) || usage
-    local repo=$1 sha=$2 outdir=$3
+    (($# < 4)) || [[ -z $4 ]] || check_sha "$4"
+    (($# == 3 || $# == 4)) || usage
+    local repo=$1 sha=$2 outdir=$3 tref=${4:-}
     fresh_dir "$outdir"
     local snapshot=$outdir/$SNAPSHOT_NAME
     say "fetching $repo at $sha"
@@ -173,6 +193,14 @@ cmd_fetch() {
     LC_ALL=C tar --list --file "$snapshot" >/dev/null 2>&1 ||
         die "the snapshot at $snapshot is not a readable tar file"
     say "snapshot written: $snapshot ($(wc -c <"$snapshot") bytes)"
+    if [[ -n $tref ]]; then
+        local template
+        template=$(template_repo)
+        say "fetching the template the candidate was given: $template at $tref"
+        cli fetch --repo "$template" --sha "$tref" --out "$outdir/$TEMPLATE_NAME"
+        LC_ALL=C tar --list --file "$outdir/$TEMPLATE_NAME" >/dev/null 2>&1 ||
+            die "the template archive is not a readable tar file"
+    fi
 }
 
 # The arguments of `runtime install`: with --python when MLE_ASSESS_RUNTIME_PYTHON names one.
@@ -191,9 +219,17 @@ runtime_install_args() {
 }
 
 cmd_grade() {
-    (($# == 2)) || usage
-    local tarball=$1 outdir=$2
+    (($# < 3)) || [[ -z $3 ]] || check_sha "$3"
+    (($# == 2 || $# == 3)) || usage
+    local tarball=$1 outdir=$2 tref=${3:-}
     [[ -f $tarball && ! -L $tarball ]] || die "no snapshot file at $tarball"
+    local template_tar=
+    if [[ -n $tref ]]; then
+        template_tar=$(dirname -- "$tarball")/$TEMPLATE_NAME
+        [[ -f $template_tar && ! -L $template_tar ]] ||
+            die "a TEMPLATE_REF needs $TEMPLATE_NAME beside the snapshot"
+        check_members "$template_tar"
+    fi
     load_cli
     runtime_install_args
     check_members "$tarball"
@@ -210,11 +246,22 @@ cmd_grade() {
         die "tar could not extract the snapshot"
     fi
 
+    # Protected files are compared with the template the candidate was given, when known.
+    local against=()
+    if [[ -n $tref ]]; then
+        mkdir -- "$WORK/template"
+        if ! LC_ALL=C tar --extract --file "$template_tar" --directory "$WORK/template" \
+            --no-same-owner --no-same-permissions --no-overwrite-dir 2> >(log_safe); then
+            die "tar could not extract the template"
+        fi
+        against=(--template "$WORK/template" --template-ref "$tref")
+    fi
+
     say "installing the grading runtime"
     cli_as_root "${INSTALL[@]}"
     say "grading with full isolation"
     local rc=0
-    cli_as_root grade "$submission" --out "$outdir" --isolation full || rc=$?
+    cli_as_root grade "$submission" --out "$outdir" --isolation full "${against[@]}" || rc=$?
     if ((EUID != 0)); then
         # The grader wrote as root; the upload step and the next run's cleanup run as us.
         as_root chown -R -- "$(id -u):$(id -g)" "$outdir"
