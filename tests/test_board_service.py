@@ -319,12 +319,19 @@ def test_the_board_jobs_follow_what_the_board_was_given(world):
         app_gateway=bot,
         reader=bot,
         final_dispatch=lambda repo, sha, final: None,
+        push_dispatch=lambda repo, sha: None,
     )
     assert [(job.name, job.every) for job in jobs] == [
         ("deliveries", 2.0),
         ("redeliver", 300.0),
         ("finalize", 60.0),
+        ("access", 60.0),  # write access dropped at the close, given back by an extension
+        ("reconcile", 300.0),  # pushes no webhook brought, from the activity API
     ]
+    # The access job does what deadline.enforce_access does: nothing to change, no call.
+    before = len(world[0].requests)
+    dict((job.name, job) for job in jobs)["access"].run(NOW)
+    assert len(world[0].requests) == before
 
 
 # --- webhooks: the receiver answers at once; the service processes and recovers ----------

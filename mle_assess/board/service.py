@@ -34,8 +34,15 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from mle_assess.db.models import Candidate, WebhookDelivery, WebhookRedelivery
 from mle_assess.errors import GitHubError, GitHubNotFound
+from mle_assess.github import deadline
 from mle_assess.github.gateway import Gateway
-from mle_assess.github.sweep import FINALIZE_GRACE, finalize_one, times_from_db
+from mle_assess.github.sweep import (
+    FINALIZE_GRACE,
+    RECONCILE_EVERY,
+    finalize_one,
+    reconcile_pushes,
+    times_from_db,
+)
 from mle_assess.logsafe import for_log
 from mle_assess.timebox import utc
 
@@ -182,12 +189,16 @@ def board_jobs(
     app_gateway: Gateway | None = None,
     reader: Gateway | None = None,
     final_dispatch: Callable[[str, str, bool], None] | None = None,
+    push_dispatch: Callable[[str, str], None] | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[Job]:
     """The board service's jobs for what it was given: processing stored deliveries
     (`process(now, echo)`, as `create_app` makes it), the redelivery sweep (with the App's own
-    gateway, which lists and redelivers its webhook's deliveries) and finalizing (with a
-    `reader` and a `final_dispatch`)."""
+    gateway, which lists and redelivers its webhook's deliveries), finalizing (with a
+    `reader` and a `final_dispatch`), write access at each window's close and extension
+    (`deadline.enforce_access`, with the `reader`, which acts for the App on the
+    organisation), and pushes a webhook never brought (`sweep.reconcile_pushes`, with the
+    `reader` and a `push_dispatch`)."""
     jobs = []
     if process is not None:
         jobs.append(Job("deliveries", PROCESS_EVERY, lambda now: process(now, echo)))
@@ -201,8 +212,23 @@ def board_jobs(
                 lambda now: finalize_due(sessions, reader, final_dispatch, now, echo),
             )
         )
-    # More periodic jobs (write access at the close, reconciling missed pushes) go here, or
-    # are added by the caller with Service.add: Job(name, every_seconds, run(now)).
+    if reader is not None:
+        jobs.append(
+            Job(
+                "access",
+                deadline.EVERY.total_seconds(),
+                lambda now: deadline.enforce_access(sessions, reader, now, echo),
+            )
+        )
+    if reader is not None and push_dispatch is not None:
+        jobs.append(
+            Job(
+                "reconcile",
+                RECONCILE_EVERY.total_seconds(),
+                lambda now: reconcile_pushes(sessions, reader, push_dispatch, now, echo),
+            )
+        )
+    # More periodic jobs go here, or are added by the caller with Service.add.
     return jobs
 
 
