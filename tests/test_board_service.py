@@ -328,10 +328,10 @@ def test_the_board_jobs_follow_what_the_board_was_given(world):
         ("access", 60.0),  # write access dropped at the close, given back by an extension
         ("reconcile", 300.0),  # pushes no webhook brought, from the activity API
     ]
-    # The access job does what deadline.enforce_access does: nothing to change, no call.
-    before = len(world[0].requests)
+    # The access job is deadline.enforce_access: the closed windows' permissions are changed.
     dict((job.name, job) for job in jobs)["access"].run(NOW)
-    assert len(world[0].requests) == before
+    changed = {r.path for r in world[0].requests_matching("PUT", r"/collaborators/")}
+    assert changed and all("/mle-" in path for path in changed)
 
 
 # --- webhooks: the receiver answers at once; the service processes and recovers ----------
