@@ -519,8 +519,13 @@ def _sweeping(
 
         from mle_assess.db import Candidate, connect
         from mle_assess.github.deadline import enforce_access
+        from mle_assess.github.queue import template_commits
 
         _, sessions = connect(db_url)
+        # Each candidate is graded against the template they were given (provision's record).
+        dispatch = sweeping.dispatcher(
+            writer, assessment_repo, templates=template_commits(sessions)
+        )
         # First the door: closed windows lose write access, extended ones get it back.
         enforce_access(sessions, reader, now, echo=lambda m: click.echo(for_log(m)))
         with sessions() as session:
@@ -704,13 +709,18 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
         if hook_secret:  # receive GitHub's webhooks too, and dispatch grade.yml from them
             from mle_assess.github import sweep as sweeping
             from mle_assess.github.gateway import Credentials, Gateway
-            from mle_assess.github.queue import workflow_dispatcher
+            from mle_assess.github.queue import template_commits, workflow_dispatcher
 
             assessment_repo = _env("MLE_ASSESS_ASSESSMENT_REPO", None)
             owner = assessment_repo.split("/")[0]
             root = Gateway(Credentials.from_env())
             gh = root.for_installation(owner) if root.is_app else root
-            dispatch = workflow_dispatcher(gh, assessment_repo)
+
+            def templates(repo: str) -> str | None:
+                """The template commit provision recorded (the app's database, made below)."""
+                return template_commits(app.extensions["mle_assess_sessions"])(repo)
+
+            dispatch = workflow_dispatcher(gh, assessment_repo, templates=templates)
             # Pushes by our own App (provisioning's start file) are not graded: its bot login
             # comes from GitHub (GET /app), since App slugs are unique and not ours to assume.
             bot_login = gh.login()
@@ -719,7 +729,7 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
                 github = {
                     "app_gateway": root,  # lists and redelivers the App webhook's deliveries
                     "reader": _org_gateway(root, org),  # also changes write access
-                    "final_dispatch": sweeping.dispatcher(gh, assessment_repo),
+                    "final_dispatch": sweeping.dispatcher(gh, assessment_repo, templates=templates),
                     "push_dispatch": dispatch,  # for pushes no webhook brought
                 }
             else:

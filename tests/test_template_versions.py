@@ -85,3 +85,45 @@ def test_the_command_line_takes_the_template_and_checks_the_ref(tmp_path, older_
         ],
     )
     assert missing.exit_code == 1 and "template folder" in missing.output
+
+
+def test_the_dispatch_carries_the_recorded_template_commit(github_server, tmp_path):
+    """The board's dispatcher and sweep's send provision's record as grade.yml's
+    `template_ref` (which the server checks against the real workflow's inputs)."""
+    from github_env import ORG, make_env
+
+    from mle_assess import PROJECT_ROOT
+    from mle_assess.db import Assessment, Candidate, connect
+    from mle_assess.github import queue
+    from mle_assess.github import sweep as sweeping
+
+    env = make_env(github_server)
+    grade_yml = (PROJECT_ROOT / ".github" / "workflows" / "grade.yml").read_text()
+    github_server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": grade_yml})
+    _, sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
+    with sessions.begin() as s:
+        round_ = Assessment(name="round", version="1", window_minutes=90)
+        s.add(round_)
+        s.flush()
+        s.add(
+            Candidate(
+                assessment_id=round_.id,
+                name="Ada",
+                login="ada",
+                repo=f"{ORG}/mle-ada",
+                template_commit=OLD_REF,
+            )
+        )
+        s.add(Candidate(assessment_id=round_.id, name="Bo", login="bo", repo=f"{ORG}/mle-bo"))
+    templates = queue.template_commits(sessions)
+    bot = env.bot()
+    queue.workflow_dispatcher(bot, f"{ORG}/assessment", templates=templates)(
+        f"{ORG}/MLE-Ada", "a" * 40
+    )
+    sweeping.dispatcher(bot, f"{ORG}/assessment", templates=templates)(
+        f"{ORG}/mle-bo", "b" * 40, True
+    )
+    first, second = (d["inputs"] for d in github_server.dispatches)
+    assert first == {"repo": f"{ORG}/MLE-Ada", "sha": "a" * 40, "template_ref": OLD_REF}
+    # No record (a candidate provisioned before template versions): today's template.
+    assert second == {"repo": f"{ORG}/mle-bo", "sha": "b" * 40, "final": "true"}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from mle_assess.db.models import Candidate, GradingRequest, Result, Submission
 from mle_assess.errors import GitHubError
@@ -24,15 +24,46 @@ SLOT = timedelta(minutes=20)  # a dispatched grading counts as in flight this lo
 Dispatch = Callable[[str, str], None]
 
 
+Templates = Callable[[str], "str | None"]
+
+
 def workflow_dispatcher(
-    gh: Gateway, assessment_repo: str, workflow: str = "grade.yml", ref: str = "main"
+    gh: Gateway,
+    assessment_repo: str,
+    workflow: str = "grade.yml",
+    ref: str = "main",
+    *,
+    templates: Templates | None = None,
 ) -> Dispatch:
-    """Dispatch grade.yml in the assessment repository with the inputs `repo` and `sha`."""
+    """Dispatch grade.yml in the assessment repository with the inputs `repo` and `sha`, and
+    `template_ref` when `templates` knows the template commit the repository was made from."""
 
     def dispatch(repo: str, sha: str) -> None:
-        gh.dispatch(assessment_repo, workflow, ref, {"repo": repo, "sha": sha})
+        gh.dispatch(assessment_repo, workflow, ref, grade_inputs(repo, sha, templates))
 
     return dispatch
+
+
+def grade_inputs(repo: str, sha: str, templates: Templates | None) -> dict[str, str]:
+    """grade.yml's inputs for one push: the template commit goes along when it is known, so
+    protected files are compared with the template the candidate was given."""
+    inputs = {"repo": repo, "sha": sha}
+    template_ref = templates(repo) if templates is not None else None
+    if template_ref:
+        inputs["template_ref"] = template_ref
+    return inputs
+
+
+def template_commits(sessions: sessionmaker) -> Templates:
+    """Each candidate repository's template commit, as `provision` recorded it."""
+
+    def lookup(repo: str) -> str | None:
+        with sessions() as session:
+            return session.scalar(
+                select(Candidate.template_commit).where(func.lower(Candidate.repo) == repo.lower())
+            )
+
+    return lookup
 
 
 def in_flight(session: Session, candidate: Candidate, now: datetime) -> GradingRequest | None:

@@ -52,6 +52,7 @@ from mle_assess.db.models import Candidate, Submission
 from mle_assess.errors import GitHubError, MleAssessError
 from mle_assess.github.gateway import Gateway
 from mle_assess.github.post import CHECK_NAME, FINAL_CHECK_NAME, INFRA_FAILURE, MAIN_BRANCH
+from mle_assess.github.queue import grade_inputs
 from mle_assess.logsafe import for_log
 from mle_assess.timebox import Push, Window, in_order, newest, official, utc
 
@@ -297,11 +298,18 @@ def finalize_one(
     return last.sha
 
 
-def dispatcher(gh: Gateway, assessment_repo: str, ref: str = "main") -> Callable:
-    """Dispatch grade.yml in the assessment repository (`final` for the final score)."""
+def dispatcher(
+    gh: Gateway,
+    assessment_repo: str,
+    ref: str = "main",
+    *,
+    templates: Callable[[str], str | None] | None = None,
+) -> Callable:
+    """Dispatch grade.yml in the assessment repository (`final` for the final score), with
+    the candidate's template commit when `templates` knows it (`queue.template_commits`)."""
 
     def dispatch(repo: str, sha: str, final: bool) -> None:
-        inputs = {"repo": repo, "sha": sha}
+        inputs = grade_inputs(repo, sha, templates)
         if final:
             inputs["final"] = "true"
         gh.dispatch(assessment_repo, WORKFLOW, ref, inputs)
