@@ -267,7 +267,9 @@ def test_pacing_is_shared_by_installations_and_estimated(env):
         times.append(server.clock())
     # Writes 4 and 5 wait for the minute; write 6 for the hour (5 in it); 7 goes with 6.
     offsets = [round((t - start).total_seconds()) for t in times]
-    assert offsets[:2] == [60, 60] and offsets[2] >= 3600 and offsets[3] == offsets[2]
+    # (The tokens were answered a moment before `start`: a few seconds of slack.)
+    assert all(55 <= o <= 60 for o in offsets[:2])
+    assert 3595 <= offsets[2] <= 3600 and abs(offsets[3] - offsets[2]) <= 2
     assert abs((times[-1] - start) - estimate) < timedelta(seconds=2)
     assert two.pacing_estimate(0) == timedelta(0)
 
