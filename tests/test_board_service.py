@@ -635,7 +635,9 @@ def test_mle_assess_board_processes_deliveries_and_knows_our_bot_from_github(
         assessment = Assessment(name="round", version="1", window_minutes=90)
         s.add(assessment)
         s.flush()
-        add_candidate(s, assessment.id, "Ada", "ada", NOW, repo=f"{ORG}/mle-ada")
+        # Her window is open now: the board's access job would rightly make a closed one
+        # read-only, and her push below would be refused.
+        add_candidate(s, assessment.id, "Ada", "ada", server.clock(), repo=f"{ORG}/mle-ada")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
