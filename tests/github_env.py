@@ -15,10 +15,18 @@ TEAM = "reviewers"
 
 
 class Sleeps(list):
-    """Records every wait the gateway asks for, instead of waiting."""
+    """Records every wait the gateway asks for, and waits on the test server's movable clock
+    (given one) instead of really waiting: GitHub's generation, limits and expiries then move
+    on as they would."""
+
+    def __init__(self, server: FakeGitHub | None = None) -> None:
+        super().__init__()
+        self.server = server
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        if self.server is not None:
+            self.server.advance_clock(seconds)
 
 
 @dataclass
@@ -27,6 +35,9 @@ class GitHubEnv:
     app: AppCredentials
     admin_token: str
     sleeps: Sleeps = field(default_factory=Sleeps)
+
+    def __post_init__(self) -> None:
+        self.sleeps.server = self.server
 
     @property
     def creds(self) -> Credentials:
@@ -46,8 +57,11 @@ class GitHubEnv:
         return RetryPolicy(**(values | changes))
 
     def root(self, **policy) -> Gateway:
-        """The App's gateway (JWT side), with waits recorded instead of slept."""
-        return Gateway(self.creds, self.policy(**policy), sleep=self.sleeps)
+        """The App's gateway (JWT side) on the server's clock: its waits are recorded, and
+        move that clock instead of passing."""
+        return Gateway(
+            self.creds, self.policy(**policy), sleep=self.sleeps, clock=self.server.clock
+        )
 
     def bot(self, **policy) -> Gateway:
         """The App's installation on the organisation: the bot that posts."""
@@ -58,6 +72,7 @@ class GitHubEnv:
             Credentials(api_url=self.server.api_url, token=token),
             self.policy(**policy),
             sleep=self.sleeps,
+            clock=self.server.clock,
         )
 
 
