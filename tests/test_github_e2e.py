@@ -7,6 +7,7 @@ finalize."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,9 +22,10 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from hidden_tests import CANARY
-from mle_assess import PROJECT_ROOT
+from mle_assess import PROJECT_ROOT, TEMPLATE_DIR
 from mle_assess.board import create_app
 from mle_assess.board.api import new_token
+from mle_assess.board.service import board_jobs
 from mle_assess.db import Candidate, GradingRequest, Submission, connect
 from mle_assess.github import post as posting
 from mle_assess.github import queue
@@ -38,6 +40,7 @@ ASSESSMENT = f"{ORG}/assessment"
 SCRIPT = PROJECT_ROOT / ".github" / "scripts" / "grade-job.sh"
 CLI = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "mle-assess"
 PEOPLE = {"alice": "reference", "bob": "quiz_only", "cy": "m4_round2"}
+GRADE_YML = (PROJECT_ROOT / ".github" / "workflows" / "grade.yml").read_text()
 
 
 class Stack:
@@ -47,11 +50,11 @@ class Stack:
         self.server, self.tmp, self.samples = server, tmp_path, samples
         self.env = make_env(server)
         self.tokens = {login: server.add_user(login) for login in PEOPLE}
-        server.create_repo(
-            ORG, "assessment", files={".github/workflows/grade.yml": "name: grade\n"}
-        )
+        # The real grade.yml: the server checks each dispatch against its inputs.
+        server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": GRADE_YML})
         self.bot = self.env.bot()
-        publish_template(self.bot, TEMPLATE, echo=lambda _: None)
+        # A new organisation: the template repository does not exist yet.
+        self.template_commits = [publish_template(self.bot, TEMPLATE, echo=lambda _: None)]
         _, self.sessions = connect(f"sqlite:///{tmp_path / 'board.db'}")
         provision(
             self.bot,
@@ -70,20 +73,28 @@ class Stack:
             f"sqlite:///{tmp_path / 'board.db'}",
             secret_key="e2e",
             webhook_secret=SECRET,
-            dispatch=queue.workflow_dispatcher(self.bot, ASSESSMENT),
+            dispatch=queue.workflow_dispatcher(
+                self.bot, ASSESSMENT, templates=queue.template_commits(self.sessions)
+            ),
+            bot_login=self.bot.login(),
+            clock=server.clock,
         )
+        self.process = app.extensions["mle_assess_process_deliveries"]
         with self.sessions.begin() as session:
             self.board_token = new_token(session, "grade workflow")
         self.http = make_server("127.0.0.1", 0, app, threaded=True)
         self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
         self.thread.start()
-        server.add_webhook(
-            ORG,
+        # The App's own webhook, as the README sets it up: its deliveries can be listed and
+        # redelivered.
+        server.set_app_webhook(
+            self.env.app.id,
             f"http://127.0.0.1:{self.http.server_port}/webhooks/github",
             secret=SECRET,
-            events=["push", "member"],
+            events=("push", "member"),
         )
         self.ran: set[tuple[str, str, bool]] = set()
+        self.results: dict[tuple[str, str, bool], Path] = {}
         self.jobs = 0
 
     def close(self) -> None:
@@ -97,10 +108,17 @@ class Stack:
         user = self.candidate(login).get_user()
         for invitation in user.get_invitations():
             user.accept_invitation(invitation)
-        self.server.deliveries_wait()
+        self.deliver()
 
-    def push(self, login: str, sample: str, message: str) -> str:
-        """Clone the candidate's repository, lay `sample` over it, commit, and push."""
+    def deliver(self) -> None:
+        """Wait for GitHub's deliveries, then do what the board service does next: process
+        what the receiver stored."""
+        self.server.deliveries_wait()
+        self.process(self.server.clock(), lambda _: None)
+
+    def push(self, login: str, sample: str, message: str, keep: tuple[str, ...] = ()) -> str:
+        """Clone the candidate's repository, lay `sample` over it (but for the files in
+        `keep`, left as the repository has them), commit, and push."""
         work = self.tmp / f"clone-{login}-{len(os.listdir(self.tmp))}"
         url = self.server.clone_url(ORG, f"mle-{login}", self.tokens[login])
         git("clone", "--quiet", url, str(work))
@@ -110,11 +128,13 @@ class Stack:
                 shutil.copytree(item, target, dirs_exist_ok=True)
             else:
                 shutil.copyfile(item, target)
+        if keep:
+            git("checkout", "HEAD", "--", *keep, cwd=work)
         (work / "NOTES.md").write_text(f"{message}\n")
         git("add", "--all", cwd=work)
         git("commit", "--quiet", "-m", message, cwd=work)
         git("push", "--quiet", "origin", "HEAD:main", cwd=work)
-        self.server.deliveries_wait()
+        self.deliver()
         return git("rev-parse", "HEAD", cwd=work).strip()
 
     def job_env(self) -> dict[str, str]:
@@ -127,6 +147,7 @@ class Stack:
             "MLE_ASSESS_GITHUB_PACING": "off",
             "MLE_ASSESS_ORG": ORG,
             "MLE_ASSESS_ASSESSMENT_REPO": ASSESSMENT,
+            "MLE_ASSESS_TEMPLATE_REPO": TEMPLATE,
             "MLE_ASSESS_OUTBOX": str(self.tmp / "outbox"),
             "GITHUB_STEP_SUMMARY": str(self.tmp / "summary.md"),
             "MLE_ASSESS_WORK_DIR": str(self.tmp),
@@ -134,27 +155,36 @@ class Stack:
             "MLE_ASSESS_BOARD_TOKEN": self.board_token,
         }
 
-    def run_job(self, repo: str, sha: str, final: bool = False) -> None:
-        """What grade.yml does for one dispatch: the same script, step by step."""
+    def run_job(self, repo: str, sha: str, final: bool = False, template_ref: str = "") -> Path:
+        """What grade.yml does for one dispatch: the same script, step by step. Returns the
+        results folder."""
         self.jobs += 1
         work = self.tmp / f"job-{self.jobs}-{sha[:8]}-{int(final)}"
         env = self.job_env() | ({"FINAL": "true"} if final else {})
-        script(env, "fetch", repo, sha, str(work / "snapshot"))
-        script(env, "grade", str(work / "snapshot" / "snapshot.tar"), str(work / "results"))
+        script(env, "fetch", repo, sha, str(work / "snapshot"), template_ref)
+        script(
+            env,
+            "grade",
+            str(work / "snapshot" / "snapshot.tar"),
+            str(work / "results"),
+            template_ref,
+        )
         script(env, "report", str(work / "results"), repo, sha)
+        return work / "results"
 
     def run_dispatches(self) -> int:
         """Run every dispatch not run yet; returns how many ran."""
         count = 0
         for d in self.server.dispatches:
-            key = (d["inputs"]["repo"], d["inputs"]["sha"], d["inputs"].get("final") == "true")
+            inputs = d["inputs"]
+            key = (inputs["repo"], inputs["sha"], inputs.get("final") == "true")
             if (
                 d["repo"] == ASSESSMENT
                 and d["workflow"].endswith("grade.yml")
                 and key not in self.ran
             ):
                 self.ran.add(key)
-                self.run_job(*key)
+                self.results[key] = self.run_job(*key, inputs.get("template_ref", ""))
                 count += 1
         return count
 
@@ -197,10 +227,14 @@ def test_three_candidates_pushed_graded_and_reported(stack):
         stack.accept(login)
     shas = {login: stack.push(login, sample, "my work") for login, sample in PEOPLE.items()}
     pushes = [d for d in stack.server.deliveries if d.event == "push"]
-    assert [d.status for d in pushes] == [200, 200, 200]
+    # The receiver stored each delivery and answered at once; the service processed them.
+    assert [d.status for d in pushes] == [202, 202, 202]
     # A replayed delivery (same X-GitHub-Delivery) changes nothing.
     assert stack.server.redeliver(pushes[0].guid).status == 200
     assert len(stack.server.dispatches) == 3
+    # Each dispatch names the template commit the candidate's repository was made from.
+    (published,) = stack.template_commits
+    assert {d["inputs"]["template_ref"] for d in stack.server.dispatches} == {published}
     assert stack.run_dispatches() == 3
     with stack.sessions() as s:
         opened = {c.login: c.started_at for c in s.scalars(select(Candidate))}
@@ -225,6 +259,9 @@ def test_three_candidates_pushed_graded_and_reported(stack):
         "cy": "29 of 49 coding checks passed",
     }
     assert "Scaled score: **600**" in (stack.tmp / "summary.md").read_text()
+    for results in stack.results.values():
+        data = json.loads((results / "results.json").read_text())
+        assert data["extra_data"]["template_ref"] == published
     # The report job posted each result to the board, which shows the official scores.
     with stack.sessions() as s:
         board = {c.login: (c.official_score, c.status) for c in s.scalars(select(Candidate))}
@@ -240,19 +277,26 @@ def test_the_deadline_decides_what_counts(stack):
     of an older push does not take the comment back; finalize grades the last in-window push
     and posts its final score."""
     login, repo = "alice", f"{ORG}/mle-alice"
+    # The events API may lag by hours (github-facts.md #6): nothing here may depend on it.
+    stack.server.events_lag_seconds = 6 * 3600
     stack.accept(login)
     early = stack.push(login, "quiz_only", "first try")
     inside = stack.push(login, "reference", "finished")
     stack.server.advance_clock(95 * 60)
+    # A push between the close and the loss of write access: graded, late, never official.
     late = stack.push(login, "template", "after the deadline")
     # Run the newest first, then the older ones: finishing later must not make them current.
     for sha in (late, inside, early):
         stack.run_job(repo, sha)
     (sticky,) = stickies(stack, repo)
     assert posting.marker(sticky["body"]) == (late, False)
-    times = sweeping.times_from_github(stack.bot, repo, login)
+    # The board's times: the webhook receipts (with GitHub's `pushed_at`) and the acceptance.
+    with stack.sessions() as s:
+        times = sweeping.times_from_db(s.scalar(select(Candidate).where(Candidate.repo == repo)))
+    # The activity API, which the sweep reads without a board, agrees on every push.
+    assert [p.sha for p in sweeping.activity_pushes(stack.bot, repo)] == [early, inside, late]
     now = times.window.closes_at + sweeping.FINALIZE_GRACE + timedelta(minutes=1)
-    too_soon = times.window.closes_at + timedelta(minutes=1)  # events may still be arriving
+    too_soon = times.window.closes_at + timedelta(minutes=1)  # pushes may still be arriving
     assert sweeping.finalize_one(stack.bot, times, lambda *a: None, too_soon) is None
     assert sweeping.official(times.pushes, times.window).sha == inside
     dispatched: list[tuple[str, str, bool]] = []
@@ -330,3 +374,70 @@ def test_faults_all_along_the_run_still_deliver_each_result_once(stack):
         assert len(stack.bot.check_runs(repo, sha)) == 1
         assert len(stickies(stack, repo)) == 1
     assert not list((stack.tmp / "outbox").glob("*.json"))
+
+
+def test_a_template_changed_after_provisioning_flags_nobody_provisioned_before(stack):
+    """A candidate provisioned on an earlier edition of the template (another README and
+    check.py), graded after today's was published: compared with what they were given."""
+    earlier = stack.tmp / "template-then"
+    shutil.copytree(TEMPLATE_DIR, earlier)
+    for name in ("README.md", "check.py"):
+        (earlier / name).write_text((earlier / name).read_text() + "\n# an earlier edition\n")
+    given = publish_template(stack.bot, TEMPLATE, source=earlier, echo=lambda _: None)
+    stack.tokens["dee"] = stack.server.add_user("dee")
+    provision(
+        stack.bot,
+        [Entry("Dee", "dee")],
+        org=ORG,
+        template=TEMPLATE,
+        team=TEAM,
+        prefix="mle-",
+        sessions=stack.sessions,
+        assessment="round-1",
+        echo=lambda _: None,
+    )
+    today = publish_template(stack.bot, TEMPLATE, echo=lambda _: None)  # template_repo/ again
+    assert len({given, today, *stack.template_commits}) == 3
+    repo = f"{ORG}/mle-dee"
+    stack.accept("dee")
+    sha = stack.push("dee", "reference", "done", keep=("README.md", "check.py"))
+    (dispatch,) = stack.server.dispatches
+    assert dispatch["inputs"]["template_ref"] == given
+    assert stack.run_dispatches() == 1
+    data = json.loads((stack.results[(repo, sha, False)] / "results.json").read_text())
+    assert data["extra_data"]["flags"] == []
+    assert data["extra_data"]["template_ref"] == given
+    assert data["extra_data"]["scaled_score"] == 600
+    # Graded against today's template instead, the same push would be flagged twice.
+    flagged = json.loads((stack.run_job(repo, sha) / "results.json").read_text())
+    details = sorted(f["detail"].split()[0] for f in flagged["extra_data"]["flags"])
+    assert details == ["README.md", "check.py"]
+
+
+def test_a_closed_window_refuses_pushes_until_an_extension(stack):
+    """The board's access job: once the window closes a `git push` is refused; an admin's
+    extension gives write access back, and the next push is accepted and graded."""
+    login, repo = "cy", f"{ORG}/mle-cy"
+    jobs = {
+        job.name: job
+        for job in board_jobs(
+            stack.sessions, reader=stack.bot, final_dispatch=lambda *a: None, echo=lambda _: None
+        )
+    }
+    stack.accept(login)
+    inside = stack.push(login, "reference", "in time")
+    stack.server.advance_clock(90 * 60 + 1)
+    jobs["access"].run(stack.server.clock())
+    assert stack.bot.collaborator_permission(repo, login) == "read"
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        stack.push(login, "template", "too late")
+    assert "403" in refused.value.stderr or "denied" in refused.value.stderr
+    with stack.sessions.begin() as s:
+        sweeping.extend(s, repo, 30)
+    jobs["access"].run(stack.server.clock())
+    assert stack.bot.collaborator_permission(repo, login) == "write"
+    again = stack.push(login, "quiz_only", "with the extension")
+    with stack.sessions() as s:
+        shas = [x.sha for x in s.scalars(select(Submission).order_by(Submission.pushed_at))]
+        access = s.scalar(select(Candidate.access).where(Candidate.repo == repo))
+    assert shas == [inside, again] and access == "write"

@@ -301,10 +301,13 @@ def _keeps_its_place(gh: Gateway, delivery: Delivery, shown_sha: str, shown_fina
         return True
     if shown_sha == delivery.sha:
         return False
+    # Times GitHub recorded at each push (the activity API), never the events API, which may
+    # lag by hours and would then know neither push (github-facts.md #6, #7).
+    ref = f"refs/heads/{MAIN_BRANCH}"
     times = {
-        e["sha"]: e["pushed_at"]
-        for e in reversed(gh.push_events(delivery.repo))
-        if e["ref"] == f"refs/heads/{MAIN_BRANCH}"
+        a["after"]: a["timestamp"]
+        for a in reversed(gh.repo_activity(delivery.repo, ref=ref))
+        if a["ref"] in (ref, MAIN_BRANCH) and a["after"] and a["timestamp"]
     }
     shown_at, ours_at = times.get(shown_sha), times.get(delivery.sha)
     return shown_at is not None and ours_at is not None and shown_at > ours_at
