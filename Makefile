@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WORKFLOWS  := .github/workflows template_repo/.github/workflows
 
-.PHONY: demo test lint lint-workflows runtime venv tools system-packages clean
+.PHONY: demo test lint lint-workflows live-github runtime venv tools system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ system-packages:
 
 test: runtime $(NODE_STAMP) system-packages
 	$(BIN)/python -m pytest
+
+## The live check against a real organisation (live/test_live_github.py): publish, provision a
+## test account, push, see the check run, close the window, see a push refused, clean up.
+## Its settings come from the environment; without them every step is skipped, saying why.
+live-github: $(STAMP)
+	$(BIN)/python -m pytest live -v -rs -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

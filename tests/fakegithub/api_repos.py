@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
 from . import access, activity, repos, shapes
@@ -62,6 +63,22 @@ def may_create_in(hub: FakeGitHub, ident: Identity | None, owner: Account) -> Ac
 def get_repo(hub: FakeGitHub, req: Request, owner: str, repo: str) -> Response:
     found = find_repo(hub, req, owner, repo)
     return Response(200, shapes.repository(hub.state, hub.urls, found, req.identity))
+
+
+# REST: "Delete a repository" (repos/repos): admin access (Administration: write for an App);
+# 204, and the repository is gone with its invitations (the REST reference's description,
+# as the OpenAPI description's operation repos/delete repeats it).
+@route("DELETE", "/repos/{owner}/{repo}")
+def delete_repo(hub: FakeGitHub, req: Request, owner: str, repo: str) -> Response:
+    found = find_repo(hub, req, owner, repo, role="admin", app=("administration", "write"))
+    del hub.state.repos[found.full_name.lower()]
+    del hub.state.repos_by_id[found.id]
+    for inv in [i for i in hub.state.invitations.values() if i.repo is found]:
+        del hub.state.invitations[inv.id]
+    for team in hub.state.teams.values():
+        team.repos.pop(found.id, None)
+    shutil.rmtree(found.path, ignore_errors=True)
+    return Response(204)
 
 
 # REST: "Create an organization repository" (repos/repos)
