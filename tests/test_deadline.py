@@ -9,7 +9,6 @@ is printed."""
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from boardseed import add_candidate
+from fakegithub.gitclient import git
 from github import Auth, Github
 from github_env import ORG, make_env
 from sqlalchemy import select
@@ -79,20 +79,6 @@ class World:
 
     def role(self, login: str) -> str:
         return self.admin.collaborator_permission(f"{ORG}/mle-{login}", login)
-
-
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Candidate",
-        "GIT_AUTHOR_EMAIL": "c@example.invalid",
-        "GIT_COMMITTER_NAME": "Candidate",
-        "GIT_COMMITTER_EMAIL": "c@example.invalid",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=check, capture_output=True, text=True
-    )
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ import hmac
 import json
 import os
 import re
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +24,7 @@ import pytest
 import requests
 from fakegithub import AppCredentials, FakeGitHub, bypass_proxies
 from fakegithub import fake_github as _fake_github  # noqa: F401  (registers the fixture)
+from fakegithub.gitclient import git
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
 from github.GithubException import RateLimitExceededException, UnknownObjectException
 
@@ -70,25 +69,6 @@ def integration(server: FakeGitHub, app: AppCredentials) -> GithubIntegration:
         retry=None,
         seconds_between_requests=None,
         seconds_between_writes=None,
-    )
-
-
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """git with no host configuration and no prompts."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": tempfile.gettempdir(),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "Cand Idate",
-        "GIT_AUTHOR_EMAIL": "cand@example.com",
-        "GIT_COMMITTER_NAME": "Cand Idate",
-        "GIT_COMMITTER_EMAIL": "cand@example.com",
-        "NO_PROXY": "127.0.0.1",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check
     )
 
 

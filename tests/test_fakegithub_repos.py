@@ -6,9 +6,6 @@ real `git`; time moves on the server's clock only."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC
@@ -20,6 +17,7 @@ import requests
 from fakegithub import AppCredentials, FakeGitHub, bypass_proxies
 from fakegithub import fake_github as _fake_github  # noqa: F401  (registers the fixture)
 from fakegithub.control import DEFAULT_APP_PERMISSIONS
+from fakegithub.gitclient import git
 from github import Auth, Github, GithubException
 
 WEEK = 7 * 24 * 3600
@@ -59,24 +57,6 @@ def api(server: FakeGitHub, method: str, path: str, token: str, **kwargs: Any) -
         session.trust_env = False
         headers = {"Authorization": f"token {token}"}
         return session.request(method, server.api_url + path, headers=headers, timeout=15, **kwargs)
-
-
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    """git with no host configuration and no prompts."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": tempfile.gettempdir(),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "Cand Idate",
-        "GIT_AUTHOR_EMAIL": "cand@example.com",
-        "GIT_COMMITTER_NAME": "Cand Idate",
-        "GIT_COMMITTER_EMAIL": "cand@example.com",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check
-    )
 
 
 def commit(work: Path, files: dict[str, str], message: str = "change") -> None:

@@ -9,9 +9,6 @@ server's clock (`FakeGitHub.advance_clock`) or make a request stall on it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -28,6 +25,7 @@ import pytest
 import requests
 from fakegithub import AppCredentials, FakeGitHub, bypass_proxies
 from fakegithub import fake_github as _fake_github  # noqa: F401  (registers the fixture)
+from fakegithub.gitclient import git as run_git
 from github import Auth, Github
 
 SECRET = "s3cret-hook"
@@ -43,22 +41,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    """git with no host configuration and no prompts."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": tempfile.gettempdir(),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "Cand Idate",
-        "GIT_AUTHOR_EMAIL": "cand@example.com",
-        "GIT_COMMITTER_NAME": "Cand Idate",
-        "GIT_COMMITTER_EMAIL": "cand@example.com",
-        "NO_PROXY": "127.0.0.1",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return run_git(*args, cwd=cwd).stdout.strip()
 
 
 def commit(work: Path, name: str, text: str) -> str:

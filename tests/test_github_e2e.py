@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fakegithub.gitclient import git as run_git
 from github import Auth, Github
 from github_env import ORG, TEAM, make_env
 from sqlalchemy import select
@@ -41,6 +42,11 @@ SCRIPT = PROJECT_ROOT / ".github" / "scripts" / "grade-job.sh"
 CLI = Path(os.environ.get("VIRTUAL_ENV", PROJECT_ROOT / ".venv")) / "bin" / "mle-assess"
 PEOPLE = {"alice": "reference", "bob": "quiz_only", "cy": "m4_round2"}
 GRADE_YML = (PROJECT_ROOT / ".github" / "workflows" / "grade.yml").read_text()
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """git as the candidate runs it; its output."""
+    return run_git(*args, cwd=cwd).stdout
 
 
 class Stack:
@@ -187,20 +193,6 @@ class Stack:
                 self.results[key] = self.run_job(*key, inputs.get("template_ref", ""))
                 count += 1
         return count
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Candidate",
-        "GIT_AUTHOR_EMAIL": "c@example.invalid",
-        "GIT_COMMITTER_NAME": "Candidate",
-        "GIT_COMMITTER_EMAIL": "c@example.invalid",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def script(env: dict[str, str], *args: str) -> None:

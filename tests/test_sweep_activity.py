@@ -8,13 +8,12 @@ pushes no webhook brought, with their activity time, and asks for their grading 
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from boardseed import add_candidate
+from fakegithub.gitclient import git as run_git
 from github import Auth, Github
 from github_env import ORG, make_env
 from sqlalchemy import select
@@ -30,17 +29,8 @@ _clones = itertools.count()
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Candidate",
-        "GIT_AUTHOR_EMAIL": "c@example.invalid",
-        "GIT_COMMITTER_NAME": "Candidate",
-        "GIT_COMMITTER_EMAIL": "c@example.invalid",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    """git as the candidate runs it; its output."""
+    return run_git(*args, cwd=cwd).stdout
 
 
 class Setting:
