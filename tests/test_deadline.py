@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from boardseed import add_candidate
+from boardseed import HTTPS, PASSWORD, add_candidate, signed_in
 from fakegithub.gitclient import git
 from github import Auth, Github
 from github_env import ORG, make_env
@@ -30,8 +30,6 @@ from mle_assess.github import deadline
 from mle_assess.github import sweep as sweeping
 from mle_assess.github.gateway import Gateway
 
-PASSWORD = "correct horse battery"
-HTTPS = {"base_url": "https://localhost", "headers": {"Referer": "https://localhost/"}}
 PROJECT = Path(__file__).resolve().parents[1]
 _clones = itertools.count()
 
@@ -279,17 +277,6 @@ def accept(world: World, login: str) -> None:
     user = pygithub(world, world.tokens[login]).get_user()
     for invitation in user.get_invitations():
         user.accept_invitation(invitation)
-
-
-def signed_in(app, username: str):  # noqa: ANN001, ANN201 - a Flask app and test client
-    client = app.test_client()
-    page = client.get("/login", **HTTPS)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    done = client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}, **HTTPS
-    )
-    assert done.status_code == 302
-    return client
 
 
 def test_the_candidate_readme_gives_the_bound():

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from boardseed import HTTPS, PASSWORD, signed_in
 from click.testing import CliRunner
 from fakegithub import FakeGitHub, bypass_proxies
 from fakegithub.control import DEFAULT_APP_PERMISSIONS
@@ -274,6 +275,39 @@ def test_expired_invitations_are_sent_again_and_accepted_ones_recorded(published
     rows = candidates(sessions)
     assert (rows["alice"].invitation, rows["bob"].invitation) == ("accepted", "pending")
     assert gh.invitations(f"{ORG}/mle-alice") == []
+
+
+def test_the_board_shows_an_invitation_that_expired_until_provision_sends_another(published):
+    """The board service looks at pending invitations: one GitHub let expire shows on the
+    candidate's page, and after `provision` invites again it is pending once more."""
+    from mle_assess.board import create_app
+    from mle_assess.board.auth import add_user
+    from mle_assess.github.provision import refresh_invitations
+
+    env, gh, _, sessions = published
+    run_provision(gh, ROSTER[:2], sessions, [])
+    alice = Github(
+        base_url=env.server.api_url, auth=Auth.Token(env.server.new_token("alice")), retry=None
+    ).get_user()
+    alice.accept_invitation(alice.get_invitations()[0])
+    assert refresh_invitations(sessions, gh, echo=lambda _: None) == [f"{ORG}/mle-alice"]
+    env.server.advance_clock(7 * 24 * 3600 + 60)
+    assert refresh_invitations(sessions, gh, echo=lambda _: None) == [f"{ORG}/mle-bob"]
+    rows = candidates(sessions)
+    assert (rows["alice"].invitation, rows["bob"].invitation) == ("accepted", "expired")
+    url = str(sessions.kw["bind"].url)
+    app = create_app(url, secret_key="k")
+    with sessions.begin() as session:
+        add_user(session, "rita", PASSWORD, "recruiter")
+    client = signed_in(app, "rita")
+    page = client.get(f"/candidates/{rows['bob'].id}", **HTTPS)
+    assert "The invitation expired" in page.text
+    assert (
+        "The invitation expired" not in client.get(f"/candidates/{rows['alice'].id}", **HTTPS).text
+    )
+    run_provision(gh, ROSTER[:2], sessions, [])
+    assert candidates(sessions)["bob"].invitation == "pending"
+    assert "The invitation expired" not in client.get(f"/candidates/{rows['bob'].id}", **HTTPS).text
 
 
 def test_a_hundred_candidates_under_the_write_limits_in_one_run(start, tmp_path):

@@ -36,6 +36,7 @@ from mle_assess.db.models import Candidate, WebhookDelivery, WebhookRedelivery
 from mle_assess.errors import GitHubError, GitHubNotFound
 from mle_assess.github import deadline
 from mle_assess.github.gateway import Gateway
+from mle_assess.github.provision import INVITATIONS_EVERY, refresh_invitations
 from mle_assess.github.sweep import (
     FINALIZE_GRACE,
     RECONCILE_EVERY,
@@ -197,8 +198,9 @@ def board_jobs(
     gateway, which lists and redelivers its webhook's deliveries), finalizing (with a
     `reader` and a `final_dispatch`), write access at each window's close and extension
     (`deadline.enforce_access`, with the `reader`, which acts for the App on the
-    organisation), and pushes a webhook never brought (`sweep.reconcile_pushes`, with the
-    `reader` and a `push_dispatch`)."""
+    organisation), expired invitations (`provision.refresh_invitations`, with the `reader`),
+    and pushes a webhook never brought (`sweep.reconcile_pushes`, with the `reader` and a
+    `push_dispatch`)."""
     jobs = []
     if process is not None:
         jobs.append(Job("deliveries", PROCESS_EVERY, lambda now: process(now, echo)))
@@ -218,6 +220,14 @@ def board_jobs(
                 "access",
                 deadline.EVERY.total_seconds(),
                 lambda now: deadline.enforce_access(sessions, reader, now, echo),
+            )
+        )
+    if reader is not None:
+        jobs.append(
+            Job(
+                "invitations",
+                INVITATIONS_EVERY.total_seconds(),
+                lambda now: refresh_invitations(sessions, reader, echo),
             )
         )
     if reader is not None and push_dispatch is not None:

@@ -467,6 +467,42 @@ def _invite(run: _Run, item: _Waiting) -> str:
     return "pending"
 
 
+INVITATIONS_EVERY = timedelta(hours=1)  # how often the board service looks at invitations
+
+
+def refresh_invitations(
+    sessions: sessionmaker, gh: Gateway, echo: Callable[[str], None] = print
+) -> list[str]:
+    """For the board service: each candidate whose invitation is pending and whose window has
+    not opened is looked up (`GET .../invitations`): one GitHub expired is recorded as
+    "expired", so the board shows it until `provision` invites them again; one that is gone
+    while they collaborate is "accepted". A GitHub failure costs only that candidate.
+    Returns the repositories whose state changed."""
+    with sessions() as session:
+        waiting = session.execute(
+            select(Candidate.id, Candidate.repo, Candidate.login).where(
+                Candidate.invitation == "pending", Candidate.started_at.is_(None)
+            )
+        ).all()
+    changed = []
+    for candidate_id, repo, login in waiting:
+        try:
+            mine = [i for i in gh.invitations(repo) if i["login"].lower() == login.lower()]
+            if mine:
+                state = "pending" if any(not i["expired"] for i in mine) else "expired"
+            else:
+                state = "accepted" if gh.is_collaborator(repo, login) else "pending"
+        except GitHubError as exc:
+            echo(f"invitations of {repo}: {exc}; trying again later")
+            continue
+        if state != "pending":
+            with sessions.begin() as session:
+                session.get(Candidate, candidate_id).invitation = state
+            changed.append(repo)
+            echo(f"invitation of {login} to {repo}: {state}")
+    return changed
+
+
 def _duration(span: timedelta) -> str:
     """A span for people: "under a minute", "about 7 minutes", "about 1 h 5 min"."""
     minutes = round(span.total_seconds() / 60)
