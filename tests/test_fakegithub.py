@@ -320,6 +320,8 @@ def test_generated_repository_is_public_unless_asked_private(world: World):
 
 
 def test_fresh_template_history_gives_one_root_commit(tmp_path: Path):
+    # Simpler on purpose: generation finishes at once, since only the history is looked at
+    # here (the wait is shown in test_fakegithub_repos.py).
     with FakeGitHub(tmp_path / "fresh", generation_seconds=0) as server:
         token = server.add_user("alice")
         server.create_repo("alice", "template", is_template=True, files={"a.txt": "a"})

@@ -226,6 +226,7 @@ def test_a_repository_that_never_becomes_ready_is_reported_and_the_others_finish
 
 
 def test_the_command_exits_non_zero_naming_what_is_unfinished(start, tmp_path, monkeypatch):
+    # Simpler on purpose: generation finishes at once; the refusal is about a public repository.
     env = organisation(start(generation_seconds=0))
     for entry in ROSTER:
         env.server.add_user(entry.login)
