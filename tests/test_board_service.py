@@ -544,8 +544,9 @@ def test_an_outage_of_minutes_is_recovered_by_the_redelivery_sweep(board, capsys
 
 
 def test_redelivery_is_bounded_per_round_and_per_delivery(board):
-    """While the board stays down, each round asks once per lost delivery, at most `limit` a
-    round, and gives up on a delivery after REDELIVER_TRIES requests."""
+    """While the board stays down, each round asks at most once per lost delivery and at most
+    `limit` in all; a delivery is asked for again after a doubling wait (5, 10, 20 minutes...),
+    and given up after REDELIVER_TRIES requests, some ten hours on."""
     server, app_gateway = board.server, board.env.root()
     board.down()
     for login in ("ada", "bo", "cy"):
@@ -557,25 +558,49 @@ def test_redelivery_is_bounded_per_round_and_per_delivery(board):
     first = redeliver_failed(board.sessions, app_gateway, server.clock(), limit=2)
     server.deliveries_wait()
     assert len(first) == 2  # the two oldest
-    rounds = 0
-    while True:
+    asked_at: dict[str, list[float]] = {}
+    for d in server.deliveries:
+        if d.redelivery:
+            asked_at.setdefault(d.guid, []).append(server.now())
+    for _ in range(12 * 3600 // 300):  # twelve hours of rounds
         server.advance_clock(300)
         before = len(server.deliveries)
         job.run(server.clock())
         server.deliveries_wait()
         asked = server.deliveries[before:]
-        if not asked:
-            break
-        rounds += 1
         assert len({d.guid for d in asked}) == len(asked)  # once per delivery per round
-        assert rounds <= REDELIVER_TRIES
-    per_guid = {}
-    for d in server.deliveries:
-        if d.redelivery:
-            per_guid[d.guid] = per_guid.get(d.guid, 0) + 1
-    assert sorted(per_guid.values()) == [REDELIVER_TRIES] * 3  # then given up
+        for d in asked:
+            asked_at.setdefault(d.guid, []).append(server.now())
+    assert sorted(len(times) for times in asked_at.values()) == [REDELIVER_TRIES] * 3
+    for times in asked_at.values():
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert all(gap >= 300 * 2**n - 1 for n, gap in enumerate(gaps)), gaps
     with board.sessions() as s:
-        assert [r.requests for r in s.scalars(select(WebhookRedelivery))] == [3, 3, 3]
+        assert [r.requests for r in s.scalars(select(WebhookRedelivery))] == [REDELIVER_TRIES] * 3
+
+
+def test_a_delivery_past_a_rounds_limit_is_asked_for_in_a_later_round(board):
+    """More lost deliveries than one round may ask for: the rest are remembered, and asked for
+    in later rounds even once they are older than the rounds' look-back."""
+    server, app_gateway = board.server, board.env.root()
+    board.down()
+    for login in ("ada", "bo", "cy"):
+        board.invite(login)
+        board.accept(login)
+        server.advance_clock(60)
+    server.advance_clock(8 * 60)  # an outage of some minutes
+    board.up()
+    since = server.clock() - timedelta(days=3)
+    for _ in range(3):  # one a round; each round looks back only ten minutes after the first
+        redeliver_failed(board.sessions, app_gateway, server.clock(), since=since, limit=1)
+        server.deliveries_wait()
+        board.process()
+        server.advance_clock(300)
+        since = server.clock() - timedelta(minutes=10)
+    assert lost(board) == []
+    with board.sessions() as s:
+        opened = dict(s.execute(select(Candidate.login, Candidate.started_at)).all())
+    assert all(opened[login] is not None for login in ("ada", "bo", "cy")), opened
 
 
 def test_a_delivery_stored_but_recorded_as_failed_is_not_redelivered(board):

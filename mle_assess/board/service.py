@@ -53,7 +53,9 @@ FINALIZE_EVERY = 60.0  # seconds between finalizing rounds
 # GitHub can redeliver deliveries of the past 3 days only ("Redelivering webhooks").
 REDELIVERY_WINDOW = timedelta(days=3)
 REDELIVER_PER_ROUND = 100  # redeliveries asked for in one round, at most
-REDELIVER_TRIES = 3  # redeliveries asked for one delivery before giving up on it
+# Redeliveries asked for one delivery before giving up on it, each after twice the wait of the
+# one before (5, 10, 20, ... minutes): together they cover an outage of about 10 hours.
+REDELIVER_TRIES = 8
 
 
 def finalize_due(
@@ -303,9 +305,14 @@ def redeliver_failed(
         ):
             earlier.setdefault(record.guid, record)
     wanted: dict[str, tuple[int, str, datetime]] = {}  # guid: (GitHub's id, event, original)
+    resting: set[str] = set()  # asked for recently: asked again after a doubling wait
     for guid, record in earlier.items():
         if guid not in stored and record.requests < tries:
             wanted[guid] = (record.hook_delivery_id, record.event, record.delivered_at)
+            if record.requested_at is not None and record.requests > 0:
+                wait = timedelta(seconds=REDELIVER_EVERY * 2 ** (record.requests - 1))
+                if now - utc(record.requested_at) < wait - timedelta(seconds=1):
+                    resting.add(guid)
     for guid, tried in failed.items():
         if guid in stored or (guid in earlier and earlier[guid].requests >= tries):
             continue
@@ -319,10 +326,12 @@ def redeliver_failed(
         if known is not None:
             delivered_at = min(utc(known[2]), delivered_at)
         wanted[guid] = (first["id"], str(first.get("event") or "")[:50], delivered_at)
+    _remember(sessions, wanted)
     done: list[str] = []
-    for guid, (hook_id, event, delivered_at) in sorted(
-        wanted.items(), key=lambda item: utc(item[1][2])
-    )[:limit]:
+    due = [item for item in wanted.items() if item[0] not in resting]
+    for guid, (hook_id, event, delivered_at) in sorted(due, key=lambda item: utc(item[1][2]))[
+        :limit
+    ]:
         with sessions.begin() as session:  # recorded before GitHub is asked
             record = session.scalar(select(WebhookRedelivery).where(WebhookRedelivery.guid == guid))
             if record is None:
@@ -344,6 +353,27 @@ def redeliver_failed(
         done.append(guid)
         echo(for_log(f"redeliver {guid} ({event}, delivered {utc(delivered_at):%H:%M:%S})"))
     return done
+
+
+def _remember(sessions: sessionmaker, wanted: dict[str, tuple[int, str, datetime]]) -> None:
+    """Record every failed delivery found, asked for this round or not: the next rounds read
+    these records whatever their look-back, so one past this round's limit is never lost."""
+    with sessions.begin() as session:
+        known = {r.guid: r for r in _records(session, list(wanted))}
+        for guid, (hook_id, event, delivered_at) in wanted.items():
+            record = known.get(guid)
+            if record is None:
+                session.add(
+                    WebhookRedelivery(
+                        guid=guid,
+                        event=event,
+                        requests=0,
+                        hook_delivery_id=hook_id,
+                        delivered_at=utc(delivered_at),
+                    )
+                )
+            else:
+                record.hook_delivery_id, record.delivered_at = hook_id, utc(delivered_at)
 
 
 def _stored(session: Session, guids: list[str]) -> set[str]:
