@@ -326,7 +326,7 @@ def test_the_board_jobs_follow_what_the_board_was_given(world):
         ("redeliver", 300.0),
         ("finalize", 60.0),
         ("access", 60.0),  # write access dropped at the close, given back by an extension
-        ("invitations", 3600.0),  # invitations GitHub let expire, shown on the board
+        ("invitations", 600.0),  # expired invitations; windows whose webhook was lost
         ("reconcile", 300.0),  # pushes no webhook brought, from the activity API
     ]
     # The access job is deadline.enforce_access: the closed windows' permissions are changed.

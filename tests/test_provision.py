@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -293,9 +293,16 @@ def test_the_board_shows_an_invitation_that_expired_until_provision_sends_anothe
     alice.accept_invitation(alice.get_invitations()[0])
     assert refresh_invitations(sessions, gh, echo=lambda _: None) == [f"{ORG}/mle-alice"]
     env.server.advance_clock(7 * 24 * 3600 + 60)
-    assert refresh_invitations(sessions, gh, echo=lambda _: None) == [f"{ORG}/mle-bob"]
+    # A week on, bob's invitation has expired, and alice's window is opened at GitHub's record
+    # of her acceptance (no webhook reached a board here).
+    assert refresh_invitations(sessions, gh, echo=lambda _: None) == [
+        f"{ORG}/mle-alice",
+        f"{ORG}/mle-bob",
+    ]
     rows = candidates(sessions)
     assert (rows["alice"].invitation, rows["bob"].invitation) == ("accepted", "expired")
+    assert rows["alice"].started_at is not None
+    assert refresh_invitations(sessions, gh, echo=lambda _: None) == []
     url = str(sessions.kw["bind"].url)
     app = create_app(url, secret_key="k")
     with sessions.begin() as session:
@@ -309,6 +316,30 @@ def test_the_board_shows_an_invitation_that_expired_until_provision_sends_anothe
     run_provision(gh, ROSTER[:2], sessions, [])
     assert candidates(sessions)["bob"].invitation == "pending"
     assert "The invitation expired" not in client.get(f"/candidates/{rows['bob'].id}", **HTTPS).text
+
+
+def test_a_window_whose_member_webhook_was_lost_opens_at_githubs_record(published):
+    """Nothing ever told the board that alice accepted (no webhook reached it): the service's
+    invitations job sees she collaborates, and opens her window at the acceptance GitHub
+    recorded, once the events API shows it, not at the moment the board noticed."""
+    from mle_assess.github.provision import refresh_invitations
+
+    env, gh, _, sessions = published
+    run_provision(gh, ROSTER[:1], sessions, [])
+    alice = Github(
+        base_url=env.server.api_url, auth=Auth.Token(env.server.new_token("alice")), retry=None
+    ).get_user()
+    accepted = env.server.clock().replace(microsecond=0)
+    alice.accept_invitation(alice.get_invitations()[0])
+    assert refresh_invitations(sessions, gh, lambda _: None) == [f"{ORG}/mle-alice"]
+    row = candidates(sessions)["alice"]
+    assert (row.invitation, row.started_at) == ("accepted", None)  # the events API lags
+    env.server.advance_clock(env.server.events_lag_seconds + 600)
+    refresh_invitations(sessions, gh, lambda _: None)
+    row = candidates(sessions)["alice"]
+    opened = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+    assert abs((opened - accepted).total_seconds()) <= 1
+    assert row.deadline.replace(tzinfo=UTC) - opened == timedelta(minutes=90)
 
 
 def test_a_hundred_candidates_under_the_write_limits_in_one_run(start, tmp_path):

@@ -229,7 +229,7 @@ def board_jobs(
             Job(
                 "invitations",
                 INVITATIONS_EVERY.total_seconds(),
-                lambda now: refresh_invitations(sessions, reader, echo),
+                lambda now: refresh_invitations(sessions, reader, echo, now),
             )
         )
     if reader is not None and push_dispatch is not None:

@@ -467,39 +467,63 @@ def _invite(run: _Run, item: _Waiting) -> str:
     return "pending"
 
 
-INVITATIONS_EVERY = timedelta(hours=1)  # how often the board service looks at invitations
+# How often the board service looks at invitations not yet accepted, and at candidates who
+# accepted but whose window never opened.
+INVITATIONS_EVERY = timedelta(minutes=10)
 
 
 def refresh_invitations(
-    sessions: sessionmaker, gh: Gateway, echo: Callable[[str], None] = print
+    sessions: sessionmaker,
+    gh: Gateway,
+    echo: Callable[[str], None] = print,
+    now: datetime | None = None,
 ) -> list[str]:
-    """For the board service: each candidate whose invitation is pending and whose window has
-    not opened is looked up (`GET .../invitations`): one GitHub expired is recorded as
-    "expired", so the board shows it until `provision` invites them again; one that is gone
-    while they collaborate is "accepted". A GitHub failure costs only that candidate.
-    Returns the repositories whose state changed."""
+    """For the board service: each candidate whose window has not opened is looked at.
+
+    - A pending invitation GitHub let expire is recorded as "expired", so the board shows it
+      until `provision` invites them again (`GET .../invitations`).
+    - One that is gone while they collaborate is "accepted". If their window is still not
+      open then, their `member` webhook was lost beyond redelivery: the window is opened at
+      GitHub's own record of the acceptance (`sweep.open_window_from_github`), never later.
+
+    A GitHub failure costs only that candidate. Returns the repositories whose state changed."""
+    from mle_assess.github.sweep import open_window_from_github
+
     with sessions() as session:
         waiting = session.execute(
-            select(Candidate.id, Candidate.repo, Candidate.login).where(
-                Candidate.invitation == "pending", Candidate.started_at.is_(None)
+            select(Candidate.id, Candidate.repo, Candidate.login, Candidate.invitation).where(
+                Candidate.invitation.in_(("pending", "accepted")), Candidate.started_at.is_(None)
             )
         ).all()
     changed = []
-    for candidate_id, repo, login in waiting:
+    for candidate_id, repo, login, was in waiting:
+        state = was
         try:
-            mine = [i for i in gh.invitations(repo) if i["login"].lower() == login.lower()]
-            if mine:
-                state = "pending" if any(not i["expired"] for i in mine) else "expired"
-            else:
-                state = "accepted" if gh.is_collaborator(repo, login) else "pending"
+            if state == "pending":
+                mine = [i for i in gh.invitations(repo) if i["login"].lower() == login.lower()]
+                if mine:
+                    state = "pending" if any(not i["expired"] for i in mine) else "expired"
+                else:
+                    state = "accepted" if gh.is_collaborator(repo, login) else "pending"
+            opened = None
+            if state == "accepted":
+                with sessions.begin() as session:
+                    candidate = session.get(Candidate, candidate_id)
+                    candidate.invitation = state
+                    opened = open_window_from_github(session, candidate, gh, now)
         except GitHubError as exc:
             echo(f"invitations of {repo}: {exc}; trying again later")
             continue
-        if state != "pending":
+        if state == "expired":
             with sessions.begin() as session:
                 session.get(Candidate, candidate_id).invitation = state
-            changed.append(repo)
+        if state != was:
             echo(f"invitation of {login} to {repo}: {state}")
+        if state != was or opened is not None:
+            changed.append(repo)
+        if opened is not None:
+            echo(f"window of {login} on {repo} opened at {opened:%Y-%m-%d %H:%M:%S} (GitHub's "
+                 "record of the acceptance; its webhook never arrived)")  # fmt: skip
     return changed
 
 

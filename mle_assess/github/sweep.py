@@ -235,6 +235,27 @@ def _reconcile(
     return found
 
 
+def open_window_from_github(
+    session: Session, candidate: Candidate, gh: Gateway, now: datetime | None = None
+) -> datetime | None:
+    """Open the window of a candidate who collaborates but whose `member` webhook never
+    arrived, at GitHub's own record of the acceptance (`times_from_github`: the events API's
+    time, or the first push once that cannot be late); returns the opening, or None while
+    GitHub shows neither yet. The caller commits."""
+    if candidate.started_at is not None:
+        return None
+    times = times_from_github(gh, candidate.repo, candidate.login, now)
+    if times.window is None:
+        return None
+    from mle_assess.board.summary import refresh  # the board's columns, kept current
+
+    opened = times.window.opened_at
+    minutes = candidate.assessment.window_minutes + candidate.extension_minutes
+    candidate.started_at, candidate.deadline = opened, opened + timedelta(minutes=minutes)
+    refresh(candidate, now or gh.clock())
+    return opened
+
+
 def extend(session: Session, repo: str, minutes: int) -> Candidate:
     """An admin's extension of one candidate's window, by `minutes` (cumulative)."""
     if minutes <= 0:
