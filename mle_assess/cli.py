@@ -166,6 +166,9 @@ def _serve(app, port: int) -> None:  # noqa: ANN001 - a WSGI app
     _run(_bind(app, port), port)
 
 
+MAX_REQUEST_BODY = 26 * 1024 * 1024  # a webhook body of 25 MB and its headers' margin
+
+
 def _bind(app, port: int, trusted_proxy: str | None = None):  # noqa: ANN001, ANN202 - waitress
     """A waitress server listening on 127.0.0.1:`port`. Behind a proxy at `trusted_proxy`,
     the client's address (for the sign-in throttle) and scheme come from its X-Forwarded-*
@@ -183,7 +186,15 @@ def _bind(app, port: int, trusted_proxy: str | None = None):  # noqa: ANN001, AN
     _check_port(port)  # waitress leaks its sockets when a bind fails: find out first
     try:
         return create_server(
-            app, host="127.0.0.1", port=port, threads=8, ident="mle-assess", **proxy
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=8,
+            ident="mle-assess",
+            # Nothing the board takes is larger than a webhook (GitHub caps them at 25 MB):
+            # waitress refuses a bigger body before buffering it (its default is 1 GB).
+            max_request_body_size=MAX_REQUEST_BODY,
+            **proxy,
         )
     except OSError as exc:  # taken in the moment since the check
         raise _cannot_listen(port, exc) from exc
@@ -764,8 +775,13 @@ def board(db_url: str | None, port: int, trusted_proxy: str | None) -> None:
         echo=echo,
         **github,
     )
-    if jobs:
-        Service(jobs, echo=echo).start()
+    # Write access at the close runs in a thread of its own, so a long round of the other jobs
+    # (many dispatches, GitHub's rate-limit waits) never delays a window's lock-out.
+    access = [job for job in jobs if job.name == "access"]
+    others = [job for job in jobs if job.name != "access"]
+    for group in (access, others):
+        if group:
+            Service(group, echo=echo).start()
     _run(server, port)
 
 

@@ -152,6 +152,23 @@ def test_a_quiet_round_asks_nothing_of_github(world):
     assert len(world.server.requests) == before
 
 
+def test_github_unavailable_for_now_is_asked_again_at_the_next_round(world):
+    """An outage of GitHub (5xx past the retries) is not a refusal: nothing is recorded, and
+    the next round, a minute on, tries again and drops the candidate to read."""
+    start = world.server.clock()
+    candidate_id = world.add("cand", start - timedelta(seconds=1))
+    world.server.inject(kind="502", method="PUT", path=r"/collaborators/cand$", times=10)
+    said = service_round(world)
+    assert "could not be asked" in " ".join(said)
+    row = world.candidate(candidate_id)
+    assert row.access == "" and row.access_at is None  # not recorded as a failure
+    world.server.clear_faults()
+    world.server.advance_clock(deadline.EVERY.total_seconds())
+    service_round(world)
+    row = world.candidate(candidate_id)
+    assert row.access == "read" and world.role("cand") == "read"
+
+
 def test_an_organisation_owner_keeps_admin_and_the_board_shows_it(world):
     """An owner is an admin of every repository whatever the call says: recorded as a failure
     with the reason, shown on the candidate's page and in the list, tried again only after

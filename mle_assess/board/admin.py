@@ -117,7 +117,7 @@ def _restore_access(candidate_id: int) -> None:
         if closed_before:
             flash("Write access to the repository comes back within a minute or so.")
         return
-    done = apply_access(sessions, gh, candidate_id, datetime.now(UTC))
+    done = apply_access(sessions, gh, candidate_id, gh.clock())
     if done is None:
         return
     _, outcome = done

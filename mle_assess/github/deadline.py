@@ -40,7 +40,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from mle_assess.db.models import Candidate
-from mle_assess.errors import GitHubError, GitHubInvalid
+from mle_assess.errors import GitHubError, GitHubInvalid, GitHubUnavailable
 from mle_assess.github.gateway import Gateway
 from mle_assess.logsafe import for_log
 from mle_assess.timebox import utc
@@ -162,6 +162,8 @@ def apply(
             return None
         try:
             outcome = change(gh, repo, login, want)
+        except GitHubUnavailable as exc:  # for now (a limit, an outage): asked again next round
+            return repo, Access(FAILED, "", f"GitHub could not be asked: {exc}"[:500])
         except GitHubError as exc:
             outcome = Access(FAILED, "", f"GitHub could not be asked: {exc}"[:500])
         with sessions.begin() as session:

@@ -659,15 +659,21 @@ class Gateway:
     def collaborator_permission(self, repo: str, login: str) -> str:
         """`GET /repos/{owner}/{repo}/collaborators/{username}/permission` ("Get repository
         permissions for a user", https://docs.github.com/rest/collaborators/collaborators): the
-        user's role on the repository, whatever gives it (collaborator, team, organisation base
-        role or ownership): "admin", "maintain", "write", "triage", "read", or "none" for someone
-        without access. A 404 (no such user or repository) raises GitHubNotFound."""
+        user's access to the repository, whatever gives it (collaborator, team, organisation
+        base role or ownership), as GitHub's `permission` field gives it: "admin", "write",
+        "read" or "none" (maintain counts as write, triage as read, and a custom role as the
+        base role it extends; `role_name` would name a custom role we cannot judge). A 404 (no
+        such user or repository) raises GitHubNotFound; an answer without a known permission
+        raises GitHubError rather than reading as "none"."""
 
         def get() -> str:
             _, _, data = self._request(
                 "GET", f"/repos/{_r(repo)}/collaborators/{_q(login)}/permission"
             )
-            return str(data.get("role_name") or data.get("permission") or "none")
+            permission = data.get("permission") if isinstance(data, dict) else None
+            if permission not in ("admin", "write", "read", "none"):
+                raise GitHubError(f"{login}'s permission on {repo}: GitHub gave no permission")
+            return str(permission)
 
         return self._call(get, f"{login}'s permission on {repo}")
 
