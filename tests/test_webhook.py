@@ -470,3 +470,39 @@ def test_a_push_in_the_same_second_as_the_acceptance_counts(env):
         assert candidate.started_at.replace(tzinfo=UTC) == NOW
         assert candidate.official_sha == "c" * 40
         assert candidate.status == "in progress"
+
+
+def test_the_served_board_refuses_a_body_past_the_cap_before_reading_it(tmp_path):
+    """`mle-assess board` serves with waitress, whose own limit (1 GB by default) would buffer
+    an unauthenticated body before the receiver's check: it is set just above GitHub's cap."""
+    import http.client
+    import socket
+    import threading
+
+    from mle_assess.board import create_app
+    from mle_assess.cli import MAX_REQUEST_BODY, _bind
+
+    assert MAX_BODY < MAX_REQUEST_BODY <= MAX_BODY + 2 * 1024 * 1024
+    app = create_app(f"sqlite:///{tmp_path / 'b.db'}", secret_key="k", webhook_secret="s")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = _bind(app, port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.putrequest("POST", "/webhooks/github")
+        conn.putheader("Content-Length", str(MAX_REQUEST_BODY + 1))
+        conn.putheader("X-GitHub-Event", "push")
+        conn.putheader("X-GitHub-Delivery", "too-big")
+        conn.endheaders()
+        conn.send(b"{" + b" " * 1024)  # waitress answers from the header alone
+        response = conn.getresponse()
+        assert response.status == 413
+        conn.close()
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    with app.extensions["mle_assess_sessions"]() as s:
+        assert s.scalar(select(func.count(WebhookDelivery.id))) == 0
