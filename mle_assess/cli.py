@@ -509,6 +509,7 @@ def _sweeping(
     import os
     from datetime import UTC, datetime
 
+    from mle_assess.errors import BoardError
     from mle_assess.github import sweep as sweeping
     from mle_assess.github.gateway import Credentials, Gateway
 
@@ -522,7 +523,15 @@ def _sweeping(
         )
     reader = _org_gateway(root, org)
     writer = _org_gateway(root, assessment_repo.split("/")[0])
-    dispatch = sweeping.dispatcher(writer, assessment_repo)
+    # Each candidate is graded against the template they were given: without a database, the
+    # board (when there is one) says which.
+    board_url, board_token = (os.environ.get(f"MLE_ASSESS_BOARD_{n}") for n in ("URL", "TOKEN"))
+    templates = None
+    if not db_url and board_url and board_token:
+        from mle_assess.github.queue import board_templates
+
+        templates = board_templates(board_url, board_token)
+    dispatch = sweeping.dispatcher(writer, assessment_repo, templates=templates)
     act = sweeping.finalize_one if final else sweeping.sweep_one
     now = datetime.now(UTC)
     if db_url:  # trusted times as the board recorded them, extensions included
@@ -556,7 +565,11 @@ def _sweeping(
         times = known.get(repo) or sweeping.times_from_github(reader, repo, login, now)
         if not db_url and times.window is not None and times.window.is_closed(now):
             _close_door(reader, repo, login, f"[{number}/{len(repos)}] {repo}")
-        sha = act(reader, times, dispatch, now)
+        try:
+            sha = act(reader, times, dispatch, now)
+        except BoardError as exc:  # the board could not say which template: the next sweep
+            click.echo(for_log(f"[{number}/{len(repos)}] {repo}: not dispatched ({exc})"))
+            continue
         if sha:
             count += 1
             what = "final grading" if final else "grading"

@@ -5,6 +5,7 @@ MleAssessError
 ├── SubmissionError     the submission folder cannot be graded at all
 ├── StorageError        the database cannot be reached or migrated
 ├── SandboxError        the grading sandbox could not be set up
+├── BoardError          the board could not be asked (by sweep or finalize)
 └── GitHubError         a GitHub call failed for good (after any retries)
     ├── GitHubNotFound      404
     ├── GitHubForbidden     401, or 403 that is not a rate limit
@@ -28,6 +29,11 @@ class SubmissionError(MleAssessError):
 
 class StorageError(MleAssessError):
     """The database cannot be reached or migrated."""
+
+
+class BoardError(MleAssessError):
+    """The board did not answer what `sweep` or `finalize` asked of it (a candidate's template
+    commit); that candidate waits for the next run."""
 
 
 class SandboxError(MleAssessError):

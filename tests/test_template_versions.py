@@ -127,3 +127,63 @@ def test_the_dispatch_carries_the_recorded_template_commit(github_server, tmp_pa
     assert first == {"repo": f"{ORG}/MLE-Ada", "sha": "a" * 40, "template_ref": OLD_REF}
     # No record (a candidate provisioned before template versions): today's template.
     assert second == {"repo": f"{ORG}/mle-bo", "sha": "b" * 40, "final": "true"}
+
+
+def test_sweep_without_a_database_asks_the_board_for_the_template(github_server, tmp_path):
+    """sweep.yml has no database: it asks the board (`GET /api/template`, with the board
+    token) for each candidate's template commit, and sends it with the dispatch. A board that
+    cannot answer stops that candidate's dispatch (BoardError) rather than grade it against
+    today's template."""
+    import threading
+
+    from github_env import ORG, make_env
+    from werkzeug.serving import make_server
+
+    from mle_assess import PROJECT_ROOT
+    from mle_assess.board import create_app
+    from mle_assess.board.api import new_token
+    from mle_assess.db import Assessment, Candidate
+    from mle_assess.errors import BoardError
+    from mle_assess.github import queue
+    from mle_assess.github import sweep as sweeping
+
+    env = make_env(github_server)
+    grade_yml = (PROJECT_ROOT / ".github" / "workflows" / "grade.yml").read_text()
+    github_server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": grade_yml})
+    app = create_app(f"sqlite:///{tmp_path / 'board.db'}", secret_key="k")
+    sessions = app.extensions["mle_assess_sessions"]
+    with sessions.begin() as s:
+        round_ = Assessment(name="round", version="1", window_minutes=90)
+        s.add(round_)
+        s.flush()
+        s.add(Candidate(assessment_id=round_.id, name="Ada", login="ada", repo=f"{ORG}/mle-ada",
+                        template_commit=OLD_REF))  # fmt: skip
+        s.add(Candidate(assessment_id=round_.id, name="Bo", login="bo", repo=f"{ORG}/mle-bo"))
+        token = new_token(s, "sweep")
+    client = app.test_client()
+    ask = "/api/template?repo=acme/MLE-ADA"
+    assert client.get(ask).status_code == 401
+    assert client.get(ask, headers={"Authorization": "Bearer nope"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/template?repo=../x", headers=bearer).status_code == 400
+    assert client.get("/api/template?repo=acme/other", headers=bearer).status_code == 404
+    assert client.get(ask, headers=bearer).json == {"repo": "acme/mle-ada", "template_ref": OLD_REF}
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        templates = queue.board_templates(url, token)
+        dispatch = sweeping.dispatcher(env.bot(), f"{ORG}/assessment", templates=templates)
+        dispatch(f"{ORG}/mle-ada", "a" * 40, False)
+        dispatch(f"{ORG}/mle-bo", "b" * 40, True)
+        with pytest.raises(BoardError, match="refused"):
+            queue.board_templates(url, "not the token")(f"{ORG}/mle-ada")
+    finally:
+        server.shutdown()
+        thread.join()
+    with pytest.raises(BoardError, match="could not be asked"):
+        queue.board_templates(url, token, timeout=2)(f"{ORG}/mle-ada")
+    first, second = (d["inputs"] for d in github_server.dispatches)
+    assert first == {"repo": f"{ORG}/mle-ada", "sha": "a" * 40, "template_ref": OLD_REF}
+    assert second == {"repo": f"{ORG}/mle-bo", "sha": "b" * 40, "final": "true"}

@@ -1,4 +1,5 @@
-"""`POST /api/results`: results from the grading workflow's report job.
+"""`POST /api/results`: results from the grading workflow's report job; `GET /api/template`:
+a candidate repository's template commit, for `sweep`/`finalize` where they have no database.
 
 Authenticated by a bearer token stored as a SHA-256 digest (`mle-assess board-token`), capped
 in size, validated against the results schema, and stored once per (repository, SHA, grader
@@ -150,3 +151,25 @@ def store(
     session.refresh(candidate)
     refresh(candidate, datetime.now(UTC))
     return "stored", 201
+
+
+@blueprint.get("/api/template")
+def template():  # noqa: ANN201 - a Flask view
+    """The template commit `provision` recorded for `?repo=OWNER/NAME` (null when none was
+    recorded), for the bearer of a board token: `sweep` and `finalize` run without the database
+    and pass it on to grade.yml, so protected files are compared with what the candidate was
+    given. An unknown repository is 404."""
+    with current_app.extensions["mle_assess_sessions"]() as session:
+        if not _authorised(session):
+            return jsonify(error="a valid bearer token is required"), 401
+        repo = request.args.get("repo", "")
+        if not queue.REPO.fullmatch(repo):
+            return jsonify(error="repo must be OWNER/NAME"), 400
+        found = session.execute(
+            select(Candidate.repo, Candidate.template_commit).where(
+                func.lower(Candidate.repo) == repo.lower()
+            )
+        ).first()
+    if found is None:
+        return jsonify(error="not a candidate repository of this board"), 404
+    return jsonify(repo=found.repo, template_ref=found.template_commit)

@@ -9,6 +9,7 @@ which result is current is decided by trusted push time, not by which run finish
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -16,10 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mle_assess.db.models import Candidate, GradingRequest, Result, Submission
-from mle_assess.errors import GitHubError
+from mle_assess.errors import BoardError, GitHubError
 from mle_assess.github.gateway import Gateway
 from mle_assess.timebox import utc
 
+SHA = re.compile(r"[0-9a-f]{40}")
 SLOT = timedelta(minutes=20)  # a dispatched grading counts as in flight this long at most
 Dispatch = Callable[[str, str], None]
 
@@ -52,6 +54,39 @@ def grade_inputs(repo: str, sha: str, templates: Templates | None) -> dict[str, 
     if template_ref:
         inputs["template_ref"] = template_ref
     return inputs
+
+
+REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]{1,100}")
+
+
+def board_templates(board_url: str, token: str, timeout: float = 15.0) -> Templates:
+    """Each candidate repository's template commit, asked of the board (`GET /api/template`)
+    by `sweep` and `finalize` where they have no database. A board that cannot answer raises
+    BoardError: grading against today's template instead would flag the candidate."""
+    import requests
+
+    def lookup(repo: str) -> str | None:
+        try:
+            response = requests.get(
+                board_url.rstrip("/") + "/api/template",
+                params={"repo": repo},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=timeout,
+            )
+        except requests.RequestException as exc:
+            raise BoardError(f"the board could not be asked for {repo}'s template: {exc}") from exc
+        if response.status_code == 404:
+            return None  # not the board's candidate: today's template
+        if response.status_code != 200:
+            raise BoardError(
+                f"the board refused {repo}'s template: {response.status_code} {response.text[:200]}"
+            )
+        ref = response.json().get("template_ref")
+        if ref is not None and not SHA.fullmatch(str(ref)):
+            raise BoardError(f"the board gave {repo} a template commit that is no SHA")
+        return ref
+
+    return lookup
 
 
 def template_commits(sessions: sessionmaker) -> Templates:
