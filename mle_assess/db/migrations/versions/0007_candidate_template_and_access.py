@@ -20,9 +20,7 @@ def upgrade() -> None:
     """Add candidates.template_commit, invitation, access, access_error and access_at."""
     with op.batch_alter_table("candidates") as batch:
         batch.add_column(sa.Column("template_commit", sa.String(64), nullable=True))
-        batch.add_column(
-            sa.Column("invitation", sa.String(20), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("invitation", sa.String(20), nullable=False, server_default=""))
         batch.add_column(sa.Column("access", sa.String(20), nullable=False, server_default=""))
         batch.add_column(sa.Column("access_error", sa.String(500), nullable=True))
         batch.add_column(sa.Column("access_at", sa.DateTime(timezone=True), nullable=True))
