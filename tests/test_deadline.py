@@ -346,6 +346,60 @@ def test_the_sweep_command_without_a_database_closes_the_door(world, monkeypatch
     assert "access" not in again.output  # nothing more to change: one read, no write
 
 
+def test_the_sweep_command_takes_the_template_from_the_board_or_waits_for_it(world, monkeypatch):
+    """`mle-assess sweep` as sweep.yml runs it beside a board: each dispatch carries the
+    template commit the board recorded; while the board cannot answer, the push waits for the
+    next sweep instead of being graded against today's template."""
+    import socket
+    import threading
+
+    from click.testing import CliRunner
+    from werkzeug.serving import make_server
+
+    from mle_assess.board.api import new_token
+    from mle_assess.cli import main
+
+    grade_yml = (PROJECT / ".github" / "workflows" / "grade.yml").read_text(encoding="utf-8")
+    world.server.create_repo(ORG, "assessment", files={".github/workflows/grade.yml": grade_yml})
+    candidate_id = world.add("now", world.server.clock() + timedelta(minutes=60))
+    assert world.push("now", "my work").returncode == 0
+    given = "3" * 40
+    with world.sessions.begin() as s:
+        s.get(Candidate, candidate_id).template_commit = given
+        token = new_token(s, "sweep")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once the probe is closed
+    env = {
+        "MLE_ASSESS_GITHUB_API": world.server.api_url,
+        "MLE_ASSESS_APP_ID": str(world.app.id),
+        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
+        "MLE_ASSESS_GITHUB_PACING": "off",
+        "MLE_ASSESS_ORG": ORG,
+        "MLE_ASSESS_ASSESSMENT_REPO": f"{ORG}/assessment",
+        "MLE_ASSESS_BOARD_URL": f"http://127.0.0.1:{closed}",
+        "MLE_ASSESS_BOARD_TOKEN": token,
+    }
+    monkeypatch.delenv("MLE_ASSESS_DB", raising=False)
+    down = CliRunner().invoke(main, ["sweep"], env=env)
+    assert down.exit_code == 0, down.output
+    assert f"{ORG}/mle-now: not dispatched (the board could not be asked" in down.output
+    assert world.server.dispatches == []
+    board = make_server("127.0.0.1", 0, create_app(world.db_url, secret_key="k"), threaded=True)
+    thread = threading.Thread(target=board.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env["MLE_ASSESS_BOARD_URL"] = f"http://127.0.0.1:{board.server_port}"
+        up = CliRunner().invoke(main, ["sweep"], env=env)
+    finally:
+        board.shutdown()
+        thread.join()
+    assert up.exit_code == 0, up.output
+    (dispatch,) = world.server.dispatches
+    assert dispatch["inputs"]["repo"] == f"{ORG}/mle-now"
+    assert dispatch["inputs"]["template_ref"] == given
+
+
 def test_the_extend_command_gives_write_back_with_the_app(world):
     """`mle-assess extend` with the App in the environment restores write access at once."""
     from click.testing import CliRunner
