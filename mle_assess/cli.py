@@ -523,17 +523,12 @@ def _sweeping(
         )
     reader = _org_gateway(root, org)
     writer = _org_gateway(root, assessment_repo.split("/")[0])
-    # Each candidate is graded against the template they were given: without a database, the
-    # board (when there is one) says which.
-    board_url, board_token = (os.environ.get(f"MLE_ASSESS_BOARD_{n}") for n in ("URL", "TOKEN"))
-    templates = None
-    if not db_url and board_url and board_token:
-        from mle_assess.github.queue import board_templates
-
-        templates = board_templates(board_url, board_token)
-    dispatch = sweeping.dispatcher(writer, assessment_repo, templates=templates)
     act = sweeping.finalize_one if final else sweeping.sweep_one
     now = datetime.now(UTC)
+    # Each candidate is graded against the template they were given: provision's record in the
+    # database, or else as the board (when there is one) has it.
+    board_url, board_token = (os.environ.get(f"MLE_ASSESS_BOARD_{n}") for n in ("URL", "TOKEN"))
+    templates = None
     if db_url:  # trusted times as the board recorded them, extensions included
         from sqlalchemy import select
 
@@ -542,16 +537,17 @@ def _sweeping(
         from mle_assess.github.queue import template_commits
 
         _, sessions = connect(db_url)
-        # Each candidate is graded against the template they were given (provision's record).
-        dispatch = sweeping.dispatcher(
-            writer, assessment_repo, templates=template_commits(sessions)
-        )
+        templates = template_commits(sessions)
         # First the door: closed windows lose write access, extended ones get it back.
         enforce_access(sessions, reader, now, echo=lambda m: click.echo(for_log(m)))
         with sessions() as session:
             known = {c.repo: sweeping.times_from_db(c) for c in session.scalars(select(Candidate))}
         repos = sorted(known)
     else:
+        if board_url and board_token:
+            from mle_assess.github.queue import board_templates
+
+            templates = board_templates(board_url, board_token)
         known = {}
         repos = sorted(
             r["full_name"]
@@ -559,6 +555,7 @@ def _sweeping(
             if r["full_name"].split("/")[1].startswith(prefix)
             and r["full_name"].split("/")[0].lower() == org.lower()
         )
+    dispatch = sweeping.dispatcher(writer, assessment_repo, templates=templates)
     count = 0
     for number, repo in enumerate(repos, start=1):
         login = repo.split("/")[1].removeprefix(prefix)

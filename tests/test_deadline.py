@@ -290,6 +290,19 @@ def pygithub(world: World, token: str) -> Github:
     return Github(base_url=world.server.api_url, auth=Auth.Token(token), retry=None)
 
 
+def cli_env(world: World, **extra: str) -> dict[str, str]:
+    """The environment `mle-assess sweep` runs with in sweep.yml: our App, on the server."""
+    return {
+        "MLE_ASSESS_GITHUB_API": world.server.api_url,
+        "MLE_ASSESS_APP_ID": str(world.app.id),
+        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
+        "MLE_ASSESS_GITHUB_PACING": "off",
+        "MLE_ASSESS_ORG": ORG,
+        "MLE_ASSESS_ASSESSMENT_REPO": f"{ORG}/assessment",
+        **extra,
+    }
+
+
 def accept(world: World, login: str) -> None:
     user = pygithub(world, world.tokens[login]).get_user()
     for invitation in user.get_invitations():
@@ -328,14 +341,7 @@ def test_the_sweep_command_without_a_database_closes_the_door(world, monkeypatch
     world.server.advance_clock(-91 * 60)
     accept(world, "past")
     world.server.advance_clock(91 * 60)
-    env = {
-        "MLE_ASSESS_GITHUB_API": world.server.api_url,
-        "MLE_ASSESS_APP_ID": str(world.app.id),
-        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
-        "MLE_ASSESS_GITHUB_PACING": "off",
-        "MLE_ASSESS_ORG": ORG,
-        "MLE_ASSESS_ASSESSMENT_REPO": f"{ORG}/assessment",
-    }
+    env = cli_env(world)
     monkeypatch.delenv("MLE_ASSESS_DB", raising=False)
     done = CliRunner().invoke(main, ["sweep"], env=env)
     assert done.exit_code == 0, done.output
@@ -370,16 +376,11 @@ def test_the_sweep_command_takes_the_template_from_the_board_or_waits_for_it(wor
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]  # nothing listens there once the probe is closed
-    env = {
-        "MLE_ASSESS_GITHUB_API": world.server.api_url,
-        "MLE_ASSESS_APP_ID": str(world.app.id),
-        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
-        "MLE_ASSESS_GITHUB_PACING": "off",
-        "MLE_ASSESS_ORG": ORG,
-        "MLE_ASSESS_ASSESSMENT_REPO": f"{ORG}/assessment",
-        "MLE_ASSESS_BOARD_URL": f"http://127.0.0.1:{closed}",
-        "MLE_ASSESS_BOARD_TOKEN": token,
-    }
+    env = cli_env(
+        world,
+        MLE_ASSESS_BOARD_URL=f"http://127.0.0.1:{closed}",
+        MLE_ASSESS_BOARD_TOKEN=token,
+    )
     monkeypatch.delenv("MLE_ASSESS_DB", raising=False)
     down = CliRunner().invoke(main, ["sweep"], env=env)
     assert down.exit_code == 0, down.output
@@ -409,12 +410,7 @@ def test_the_extend_command_gives_write_back_with_the_app(world):
     candidate_id = world.add("ext", world.server.clock() - timedelta(minutes=1))
     service_round(world)
     assert world.role("ext") == "read"
-    env = {
-        "MLE_ASSESS_GITHUB_API": world.server.api_url,
-        "MLE_ASSESS_APP_ID": str(world.app.id),
-        "MLE_ASSESS_APP_PRIVATE_KEY": world.app.private_key_pem,
-        "MLE_ASSESS_GITHUB_PACING": "off",
-    }
+    env = cli_env(world)
     args = ["extend", f"{ORG}/mle-ext", "--minutes", "20", "--db", world.db_url]
     done = CliRunner().invoke(main, args, env=env)
     assert done.exit_code == 0, done.output

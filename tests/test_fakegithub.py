@@ -6,16 +6,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import requests
 from fakegithub import AppCredentials, FakeGitHub, bypass_proxies
 from fakegithub import fake_github as _fake_github  # noqa: F401  (registers the fixture)
 from fakegithub.gitclient import git
+from fakegithub.receiver import Receiver
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
 from github.GithubException import RateLimitExceededException, UnknownObjectException
 
@@ -117,46 +116,6 @@ def world(fake_github: FakeGitHub) -> World:
     repo_id = server.create_repo("acme", "cand-1", files={"README.md": "# Assessment\n"})
     bot = server.installation_token(app.installation_id)
     return World(server, app, alice, cand, rev, bot, repo_id)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that keeps every request, and may act on it before
-    answering (as our receiver dispatches grading)."""
-
-    def __init__(self, on_post: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((dict(self.headers.items()), body))
-                if on_post is not None:
-                    on_post(json.loads(body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/github"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,))
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-    def of(self, event: str) -> list[tuple[dict[str, str], dict[str, Any], bytes]]:
-        return [
-            (headers, json.loads(body), body)
-            for headers, body in self.received
-            if headers["X-GitHub-Event"] == event
-        ]
 
 
 @pytest.fixture
@@ -524,7 +483,7 @@ def test_inline_webhooks_are_delivered_before_git_push_returns(tmp_path: Path):
             path = "/repos/cand/work/actions/workflows/grade.yml/dispatches"
             assert api(server, "POST", path, bot, json=body).status_code == 204
 
-        hooks = Receiver(on_post=dispatch)
+        hooks = Receiver(on_post=lambda headers, payload: dispatch(payload))
         try:
             server.add_webhook("cand/work", hooks.url, secret=SECRET, events=["push"])
             work = tmp_path / "work"

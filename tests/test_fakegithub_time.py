@@ -9,14 +9,12 @@ server's clock (`FakeGitHub.advance_clock`) or make a request stall on it."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import requests
 from fakegithub import AppCredentials, FakeGitHub, bypass_proxies
 from fakegithub import fake_github as _fake_github  # noqa: F401  (registers the fixture)
 from fakegithub.gitclient import git as run_git
+from fakegithub.receiver import Receiver
 from github import Auth, Github
 
 SECRET = "s3cret-hook"
@@ -115,42 +114,6 @@ def make_world(server: FakeGitHub) -> World:
 @pytest.fixture
 def world(fake_github: FakeGitHub) -> World:
     return make_world(fake_github)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that keeps every request; `on_post(headers, payload)`
-    runs before it answers and returns the status to answer (202 when it returns None)."""
-
-    def __init__(
-        self, on_post: Callable[[dict[str, str], dict[str, Any]], int | None] | None = None
-    ) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = dict(self.headers.items())
-                outer.received.append((headers, body))
-                status = on_post(headers, json.loads(body)) if on_post else None
-                self.send_response(status or 202)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = False
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/github"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,))
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
 
 
 @pytest.fixture
